@@ -1,0 +1,11 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""mmvlsm: vision-language segmentation models for medical images."""
+from .utils import (allow_mmengine_checkpoint_globals,
+                    install_mmcv_ops_fallback)
+from .version import __version__
+
+# Both must run before mmseg's models are imported or a checkpoint is read.
+install_mmcv_ops_fallback()
+allow_mmengine_checkpoint_globals()
+
+__all__ = ['__version__']

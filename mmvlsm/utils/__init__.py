@@ -1,0 +1,5 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .checkpoint import allow_mmengine_checkpoint_globals
+from .mmcv_compat import install_mmcv_ops_fallback
+
+__all__ = ['allow_mmengine_checkpoint_globals', 'install_mmcv_ops_fallback']

@@ -1,0 +1,61 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+import os
+import os.path as osp
+from argparse import Namespace
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def load_launch_config(args: Namespace) -> Config:
+    """Read ``args.config`` and apply the options both tools share.
+
+    Handles ``--cfg-options``, ``--launcher`` and ``--work-dir`` (CLI > the
+    config's ``work_dir`` > ``./work_dirs/<config name>``, as mmseg does), and
+    prepares CPU-only distributed runs (see :func:`setup_cpu_distributed`).
+
+    Args:
+        args (Namespace): Parsed arguments with ``config``, ``cfg_options``,
+            ``launcher`` and ``work_dir``.
+
+    Returns:
+        Config: The config, ready for ``Runner.from_cfg``.
+    """
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.launcher == 'pytorch' and not torch.cuda.is_available():
+        setup_cpu_distributed(cfg)
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Start a gloo process group for a ``--launcher pytorch`` CPU run.
+
+    mmengine 0.10.7 always calls ``torch.cuda.set_device`` and wraps the model
+    in DDP with ``device_ids=[LOCAL_RANK]``; both fail on a machine without a
+    GPU. Initialising the group here makes the Runner skip its own
+    ``init_dist``, and ``device_ids=None`` is what DDP wants for CPU modules.
+
+    Args:
+        cfg (Config): The config to adapt in place.
+    """
+    if not dist.is_initialized():
+        dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
