@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import argparse
 import os
+import os.path as osp
 
 from mmengine.config import DictAction
 
@@ -50,6 +51,8 @@ def main() -> None:
     args = parse_args()
 
     import mmvlsm  # noqa: F401  (mmcv-lite fallbacks, safe checkpoints)
+    from mmengine.dist import is_main_process
+    from mmengine.fileio import dump
     from mmengine.runner import Runner
 
     from mmvlsm.utils.launch import load_launch_config
@@ -69,7 +72,10 @@ def main() -> None:
             type='VLSMVisualizationHook', draw=True, out_dir=args.show_dir)
 
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    if is_main_process():
+        # A machine-readable copy next to the logs, for scripts and sweeps.
+        dump(metrics, osp.join(cfg.work_dir, 'test_metrics.json'), indent=2)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,15 @@
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-3),
-    clip_grad=dict(max_norm=0.5, norm_type=2))
+    clip_grad=dict(max_norm=0.5, norm_type=2),
+    # The decoder trains at the recipe's learning rate; the pretrained
+    # encoders, which upstream never updated (its forward froze them), at
+    # 1/100 of it.
+    paramwise_cfg=dict(
+        custom_keys=dict(
+            vision_model=dict(lr_mult=0.01),
+            text_model=dict(lr_mult=0.01),
+            text_projection=dict(lr_mult=0.01))))
 param_scheduler = [
     dict(
         type='ReduceOnPlateauLR',
@@ -21,7 +29,12 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1000, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=True),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # `tools/test.py --show-dir DIR` switches it on.
+    visualization=dict(type='VLSMVisualizationHook', draw=False),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=True,

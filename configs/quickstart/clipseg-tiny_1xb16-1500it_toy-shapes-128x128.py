@@ -1,0 +1,134 @@
+# Quickstart: a small CLIPSeg-architecture model trained from scratch on the
+# toy shapes data (`python tools/misc/generate_toy_dataset.py`). Every image
+# holds three shapes and the prompt says which one to segment, so the model
+# only does well if it reads the text. Trains on a laptop CPU in minutes.
+_base_ = ['../_base_/default_runtime.py']
+
+dataset_type = 'MedVLSMDataset'
+data_root = 'data/toy_shapes'
+img_scale = (128, 128)
+prompt_type = 'random'
+meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
+             'scale_factor', 'flip', 'flip_direction', 'text', 'prompt_key',
+             'img_name', 'mask_name', 'dataset_name')
+
+train_pipeline = [
+    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadBinaryMask'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    # Swaps "left"/"right" in the prompt together with the pixels.
+    dict(type='TextAwareRandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='LoadCheckedImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='LoadBinaryMask'),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='anns/train.json',
+        prompt_type=prompt_type,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='anns/val.json',
+        prompt_type=prompt_type,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='anns/test.json',
+        prompt_type='p2',
+        test_mode=True,
+        pipeline=test_pipeline))
+val_evaluator = dict(type='DiceIoUMetric')
+test_evaluator = val_evaluator
+
+model = dict(
+    type='CLIPSeg',
+    # A from-scratch CLIPSeg: ViT 128 px / patch 8 (16x16 tokens), 4 layers;
+    # text transformer 3 layers. With patch 8 the decoder uses the single
+    # transposed convolution (kernel = stride = patch), which returns logits
+    # at the input size.
+    config=dict(
+        text_config=dict(
+            hidden_size=64,
+            intermediate_size=256,
+            num_hidden_layers=3,
+            num_attention_heads=4),
+        vision_config=dict(
+            hidden_size=96,
+            intermediate_size=384,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            image_size=128,
+            patch_size=8),
+        projection_dim=64,
+        extract_layers=[1, 2, 3],
+        reduce_dim=48,
+        decoder_num_attention_heads=4,
+        decoder_intermediate_size=192,
+        use_complex_transposed_convolution=False),
+    # The real OpenAI CLIP BPE vocabulary, built offline from the copy
+    # that mmseg ships.
+    tokenizer=dict(type='openai_bpe'),
+    context_length=32,
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        # Images already have this size; mmseg's batching requires it.
+        size=(128, 128)),
+    losses=[
+        dict(type='SigmoidBCELoss', loss_weight=1.0),
+        dict(type='SoftDiceLoss', loss_weight=1.0),
+    ],
+    test_cfg=dict(threshold=0.5))
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-3),
+    clip_grad=dict(max_norm=0.5, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=False,
+        begin=100,
+        end=1500,
+        eta_min=1e-5),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=1500, val_interval=500)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # `tools/test.py --show-dir DIR` switches it on.
+    visualization=dict(type='VLSMVisualizationHook', draw=False))
+log_processor = dict(by_epoch=False)

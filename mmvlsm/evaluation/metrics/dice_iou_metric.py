@@ -1,0 +1,252 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import csv
+import logging
+import os
+import os.path as osp
+from collections import Counter, OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.dist import is_main_process
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from mmengine.utils import mkdir_or_exist
+from prettytable import PrettyTable
+
+from mmvlsm.registry import METRICS
+
+METRIC_KEYS = ('mDice', 'mDice_std', 'mIoU', 'mIoU_std', 'gDice', 'gIoU')
+
+
+def dice_iou(intersect: np.ndarray, pred_area: np.ndarray,
+             gt_area: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Binary Dice and IoU from pixel counts, in [0, 1].
+
+    Matches MONAI's ``compute_dice`` and ``compute_iou`` with
+    ``ignore_empty=False``: Dice = 2|P∩G| / (|P| + |G|) and
+    IoU = |P∩G| / |P∪G|. An empty ground truth scores 1 when the prediction
+    is empty too and 0 when any pixel is predicted.
+
+    Args:
+        intersect (np.ndarray): |P∩G|, any shape.
+        pred_area (np.ndarray): |P|, same shape as ``intersect``.
+        gt_area (np.ndarray): |G|, same shape as ``intersect``.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: Dice and IoU, float64 arrays of the
+        input shape.
+    """
+    intersect = np.asarray(intersect, dtype=np.float64)
+    denominator = np.asarray(pred_area, np.float64) + np.asarray(
+        gt_area, np.float64)
+    union = denominator - intersect
+    # Both are 0 only when P and G are empty; any other case with an empty
+    # G has a positive denominator and a zero intersection, hence 0.
+    dice = np.divide(
+        2 * intersect,
+        denominator,
+        out=np.ones_like(denominator),
+        where=denominator > 0)
+    iou = np.divide(intersect, union, out=np.ones_like(union), where=union > 0)
+    return dice, iou
+
+
+def _binary_mask(data: torch.Tensor) -> torch.Tensor:
+    """(1, H, W) or (H, W) label tensor -> (H, W) bool, nonzero = object."""
+    return (data.squeeze(0) if data.dim() == 3 else data) != 0
+
+
+def _png_name(mask_name: str) -> str:
+    """``mask_1/a.jpg`` -> ``mask_1/a.png``: masks are always saved
+    lossless."""
+    return osp.splitext(mask_name)[0] + '.png'
+
+
+@METRICS.register_module()
+class DiceIoUMetric(BaseMetric):
+    """Dice and IoU for binary, text-prompted segmentation.
+
+    Every image is scored on its own at its original resolution, as
+    medvlsm's ``scripts/eval_metrics.py`` does. Nonzero pixels of
+    ``pred_sem_seg`` and ``gt_sem_seg`` are the object. The returned keys,
+    all in percent (×100, not rounded):
+
+    - ``mDice`` / ``mIoU``: mean over images of the per-image Dice / IoU
+      (the numbers medvlsm reports);
+    - ``mDice_std`` / ``mIoU_std``: their population standard deviation over
+      images (``ddof=0``, numpy's default);
+    - ``gDice`` / ``gIoU``: dataset-level ("global") Dice / IoU of the pixels
+      pooled over all images, as mmseg's ``IoUMetric`` computes for the
+      object class.
+
+    When the samples come from several ``dataset_name`` values (a pooled
+    ``ConcatDataset``), every key is also reported per dataset as
+    ``<dataset_name>/<key>``; a table with one row per dataset is logged in
+    any case.
+
+    Args:
+        output_dir (str, optional): If set, ``process`` saves each predicted
+            mask as a lossless 0/255 uint8 PNG at the original resolution to
+            ``output_dir/<mask_name with a .png extension>`` (sub-folders of
+            ``mask_name`` are kept; in distributed runs every rank writes its
+            own samples, so the directory must be shared), and
+            ``compute_metrics`` writes ``output_dir/per_image_metrics.csv``
+            with the columns ``mask_name``, ``dataset_name``, ``text``,
+            ``dice`` and ``iou`` (percent). Existing files are overwritten;
+            a warning is logged if ``output_dir`` is not empty or if several
+            samples map to the same file name. Defaults to None.
+        collect_device (str): Device used to collect results from the ranks,
+            ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
+        prefix (str, optional): Prefix added to the metric names to tell
+            several evaluators apart. Defaults to None.
+
+    Examples:
+        >>> # A 4-pixel prediction overlapping a 6-pixel GT on 3 pixels:
+        >>> # Dice = 2 * 3 / (4 + 6) = 0.6, IoU = 3 / 7.
+        >>> [round(float(v), 4) for v in dice_iou(3, 4, 6)]
+        [0.6, 0.4286]
+    """
+
+    def __init__(self,
+                 output_dir: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.output_dir = output_dir
+        if (output_dir is not None and is_main_process()
+                and osp.isdir(output_dir) and os.listdir(output_dir)):
+            print_log(
+                f'DiceIoUMetric: output_dir {output_dir} is not empty; files '
+                'with the same names as the new predictions will be '
+                'overwritten.',
+                logger='current',
+                level=logging.WARNING)
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Store the pixel counts of each image and save its mask if asked.
+
+        Args:
+            data_batch (dict): A batch from the dataloader (unused).
+            data_samples (Sequence[dict]): Model outputs as dicts, each with
+                ``pred_sem_seg.data`` and ``gt_sem_seg.data`` of shape
+                (1, H, W) at the original resolution, and the metainfo keys
+                ``mask_name`` (falls back to the basename of ``img_path``),
+                ``dataset_name`` and ``text``.
+
+        Raises:
+            ValueError: If a prediction and its ground truth differ in shape.
+            OSError: If a mask cannot be written.
+        """
+        for data_sample in data_samples:
+            mask_name = data_sample.get('mask_name',
+                                        osp.basename(data_sample['img_path']))
+            pred = _binary_mask(data_sample['pred_sem_seg']['data'])
+            gt = _binary_mask(data_sample['gt_sem_seg']['data']).to(
+                pred.device)
+            if pred.shape != gt.shape:
+                raise ValueError(
+                    f'{mask_name}: the prediction has shape '
+                    f'{tuple(pred.shape)} but the ground truth has shape '
+                    f'{tuple(gt.shape)}; predictions must be resized to the '
+                    'original image size (ori_shape) before evaluation.')
+            self.results.append(
+                dict(
+                    mask_name=mask_name,
+                    dataset_name=data_sample.get('dataset_name', 'unknown'),
+                    text=data_sample.get('text', ''),
+                    intersect=int((pred & gt).sum()),
+                    pred_area=int(pred.sum()),
+                    gt_area=int(gt.sum())))
+            if self.output_dir is not None:
+                out_file = osp.join(self.output_dir, _png_name(mask_name))
+                mask = pred.cpu().numpy().astype(np.uint8) * 255
+                if not mmcv.imwrite(mask, out_file):
+                    raise OSError(f'could not write {out_file}')
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Compute the metrics from the per-image counts of all ranks.
+
+        Args:
+            results (list[dict]): The records stored by ``process``.
+
+        Returns:
+            dict[str, float]: The keys listed in the class docstring, plus
+            ``<dataset_name>/<key>`` for each dataset when there are several.
+        """
+        counts = np.array([[r['intersect'], r['pred_area'], r['gt_area']]
+                           for r in results],
+                          dtype=np.int64).reshape(-1, 3)
+        dice, iou = dice_iou(*counts.T)
+        names = np.array([r['dataset_name'] for r in results], dtype=object)
+
+        metrics = self._summarize(dice, iou, counts)
+        dataset_names = list(dict.fromkeys(names))
+        label = dataset_names[0] if len(dataset_names) == 1 else 'all'
+        rows = [(label, len(results), metrics.copy())]
+        if len(dataset_names) > 1:
+            for name in dataset_names:
+                keep = names == name
+                subset = self._summarize(dice[keep], iou[keep], counts[keep])
+                rows.append((name, int(keep.sum()), subset))
+                metrics.update({f'{name}/{k}': v for k, v in subset.items()})
+        self._log_table(rows)
+
+        if self.output_dir is not None:
+            self._write_csv(results, dice, iou)
+        return metrics
+
+    @staticmethod
+    def _summarize(dice: np.ndarray, iou: np.ndarray,
+                   counts: np.ndarray) -> Dict[str, float]:
+        """Per-image mean/std and pooled Dice/IoU, in percent."""
+        global_dice, global_iou = dice_iou(*counts.sum(axis=0))
+        values = (dice.mean(), dice.std(), iou.mean(), iou.std(), global_dice,
+                  global_iou)
+        return OrderedDict((key, float(value) * 100)
+                           for key, value in zip(METRIC_KEYS, values))
+
+    @staticmethod
+    def _log_table(rows: List[Tuple[str, int, Dict[str, float]]]) -> None:
+        table = PrettyTable(field_names=('dataset', 'images') + METRIC_KEYS)
+        for name, num_images, values in rows:
+            table.add_row([name, num_images] +
+                          [f'{values[key]:.2f}' for key in METRIC_KEYS])
+        print_log(
+            'per-image mean ± std (population) and pooled (g) Dice/IoU, '
+            '%:\n' + table.get_string(),
+            logger='current')
+
+    def _write_csv(self, results: List[dict], dice: np.ndarray,
+                   iou: np.ndarray) -> None:
+        mkdir_or_exist(self.output_dir)
+        csv_file = osp.join(self.output_dir, 'per_image_metrics.csv')
+        with open(csv_file, 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(
+                ('mask_name', 'dataset_name', 'text', 'dice', 'iou'))
+            for record, d, i in zip(results, dice, iou):
+                writer.writerow(
+                    (record['mask_name'], record['dataset_name'],
+                     record['text'], f'{d * 100:.4f}', f'{i * 100:.4f}'))
+        print_log(
+            f'predicted masks and {csv_file} saved to {self.output_dir}',
+            logger='current')
+
+        # Masks with the same file name (pooled datasets, several prompts
+        # per image) overwrite each other: say so rather than lose them.
+        clashes = [
+            name for name, count in Counter(
+                _png_name(r['mask_name']) for r in results).items()
+            if count > 1
+        ]
+        if clashes:
+            print_log(
+                f'{len(clashes)} output file names are shared by several '
+                f'samples, so only one mask of each was kept in '
+                f'{self.output_dir} (e.g. {clashes[:3]}); '
+                'per_image_metrics.csv still lists every sample. Evaluate '
+                'the datasets or prompts separately to keep every mask.',
+                logger='current',
+                level=logging.WARNING)

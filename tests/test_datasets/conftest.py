@@ -1,0 +1,61 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.registry import DefaultScope
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def make_record(idx: int, **prompts) -> dict:
+    """A medvlsm record for image/mask ``img_<idx>.png``."""
+    prompts = prompts or dict(
+        p0='',
+        p1='polyp',
+        p2='round polyp',
+        p3=['polyp on the left', 'a polyp on the left side'])
+    return dict(
+        img_name=f'img_{idx}.png', mask_name=f'img_{idx}.png', prompts=prompts)
+
+
+def write_dataset(root, records, split='train', size=(8, 6)) -> str:
+    """Write ``records`` and a tiny image and mask for each under ``root``.
+
+    Args:
+        root (Path): Dataset root.
+        records (list[dict]): medvlsm records.
+        split (str): Name of the annotation file.
+        size (tuple[int, int]): Image (width, height).
+
+    Returns:
+        str: The dataset root.
+    """
+    w, h = size
+    for sub in ('images', 'masks', 'anns'):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i, record in enumerate(records):
+        img = np.full((h, w, 3), 10 * i % 256, np.uint8)
+        mask = np.zeros((h, w), np.uint8)
+        mask[:, :w // 2] = 255
+        cv2.imwrite(str(root / 'images' / record['img_name']), img)
+        mask_path = root / 'masks' / record['mask_name']
+        mask_path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(mask_path), mask)
+    (root / 'anns' / f'{split}.json').write_text(json.dumps(records))
+    return str(root)
+
+
+@pytest.fixture(autouse=True)
+def mmvlsm_scope():
+    """Build configs in mmvlsm's scope, as the runner does."""
+    with DefaultScope.overwrite_default_scope('mmvlsm'):
+        yield
+
+
+@pytest.fixture
+def tiny_root(tmp_path):
+    """A dataset ``tiny`` of three records with the default prompts."""
+    return write_dataset(tmp_path / 'tiny', [make_record(i) for i in range(3)])

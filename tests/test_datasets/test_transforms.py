@@ -1,0 +1,166 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import cv2
+import numpy as np
+import pytest
+from mmcv.transforms import LoadImageFromFile, RandomFlip
+
+from mmvlsm.datasets.transforms import (LoadBinaryMask,
+                                        LoadCheckedImageFromFile,
+                                        TextAwareRandomFlip,
+                                        swap_position_words)
+from mmvlsm.registry import TRANSFORMS
+
+
+def _disk(h=40, w=60):
+    """A 0/255 mask with an off-centre disk."""
+    mask = np.zeros((h, w), np.uint8)
+    cv2.circle(mask, (20, 18), 11, 255, -1)
+    return mask
+
+
+def _load_mask(path, ori_shape=None):
+    results = dict(seg_map_path=str(path), img_path='img.png')
+    if ori_shape is not None:
+        results['ori_shape'] = ori_shape
+    return LoadBinaryMask()(results)
+
+
+@pytest.mark.parametrize('scale, suffix', [(1, '.png'), (255, '.png'),
+                                           (255, '.jpg')])
+def test_mask_is_binarised(tmp_path, scale, suffix):
+    truth = _disk() // 255
+    path = tmp_path / f'mask{suffix}'
+    params = [cv2.IMWRITE_JPEG_QUALITY, 40] if suffix == '.jpg' else []
+    cv2.imwrite(str(path), truth * scale, params)
+    stored = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if suffix == '.jpg':
+        # Lossy: the stored values are not 0/255 any more.
+        assert len(np.unique(stored)) > 2
+    results = _load_mask(path, ori_shape=(40, 60))
+    gt = results['gt_seg_map']
+    assert gt.dtype == np.uint8 and gt.shape == (40, 60)
+    assert set(np.unique(gt).tolist()) == {0, 1}
+    assert (gt != truth).mean() < 0.01
+    assert results['seg_fields'] == ['gt_seg_map']
+
+
+def test_empty_mask_and_seg_fields(tmp_path):
+    path = tmp_path / 'empty.png'
+    cv2.imwrite(str(path), np.zeros((5, 7), np.uint8))
+    results = LoadBinaryMask()(
+        dict(seg_map_path=str(path), seg_fields=['gt_seg_map']))
+    assert not results['gt_seg_map'].any()
+    assert results['seg_fields'] == ['gt_seg_map']
+
+
+def test_mask_size_mismatch(tmp_path):
+    path = tmp_path / 'mask.png'
+    cv2.imwrite(str(path), _disk())
+    with pytest.raises(ValueError) as err:
+        _load_mask(path, ori_shape=(60, 40))
+    msg = str(err.value)
+    assert str(path) in msg and 'img.png' in msg
+    assert '40x60' in msg and '60x40' in msg
+
+
+def test_bad_mask_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match='missing.png'):
+        _load_mask(tmp_path / 'missing.png')
+    for name, content in (('corrupt.png', b'not a png'), ('empty.png', b'')):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f'Cannot decode mask .*{name}'):
+            _load_mask(tmp_path / name)
+
+
+def test_checked_image_loader(tmp_path):
+    path = tmp_path / 'gray.png'
+    cv2.imwrite(str(path), np.full((4, 6), 50, np.uint8))
+    loader = TRANSFORMS.build(dict(type='LoadCheckedImageFromFile'))
+    assert isinstance(loader, LoadImageFromFile)
+    results = loader(dict(img_path=str(path)))
+    assert results['img'].shape == (4, 6, 3)
+    assert results['ori_shape'] == results['img_shape'] == (4, 6)
+
+    with pytest.raises(
+            FileNotFoundError, match='Image file not found: .*missing.jpg'):
+        loader(dict(img_path=str(tmp_path / 'missing.jpg')))
+    for name, content in (('corrupt.jpg', b'\xff\xd8 truncated'), ('empty.png',
+                                                                   b'')):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f'Cannot decode image .*{name}'):
+            loader(dict(img_path=str(tmp_path / name)))
+        lenient = LoadCheckedImageFromFile(ignore_empty=True)
+        assert lenient(dict(img_path=str(tmp_path / name))) is None
+
+
+@pytest.mark.parametrize('text, direction, expected', [
+    ('polyp on the left', 'horizontal', 'polyp on the right'),
+    ('top left', 'horizontal', 'top right'),
+    ('Left atrium, RIGHT side', 'horizontal', 'Right atrium, LEFT side'),
+    ('top-left and leftmost, bright', 'horizontal',
+     'top-right and leftmost, bright'),
+    ('top left, bottom', 'vertical', 'bottom left, top'),
+    ('Top left', 'diagonal', 'Bottom right'),
+    ('a round polyp', 'horizontal', 'a round polyp'),
+])
+def test_swap_position_words(text, direction, expected):
+    assert swap_position_words(text, direction) == expected
+
+
+def _left_blob_sample(text):
+    """An image and mask whose only object sits in the top left."""
+    img = np.zeros((6, 8, 3), np.uint8)
+    img[:2, :3] = 200
+    mask = (img[..., 0] > 0).astype(np.uint8)
+    return dict(img=img, gt_seg_map=mask, seg_fields=['gt_seg_map'], text=text)
+
+
+@pytest.mark.parametrize('direction, text, expected', [
+    ('horizontal', 'blob at the top left', 'blob at the top right'),
+    ('vertical', 'blob at the top left', 'blob at the bottom left'),
+])
+def test_flip_swaps_words_with_pixels(direction, text, expected):
+    flip = TRANSFORMS.build(
+        dict(type='TextAwareRandomFlip', prob=1.0, direction=direction))
+    assert isinstance(flip, RandomFlip)
+    results = flip(_left_blob_sample(text))
+    assert results['flip'] is True
+    assert results['flip_direction'] == direction
+    assert results['text'] == expected
+    ys, xs = np.nonzero(results['gt_seg_map'])
+    if direction == 'horizontal':
+        assert xs.min() == 5 and ys.max() == 1  # now in the top right
+    else:
+        assert xs.max() == 2 and ys.min() == 4  # now in the bottom left
+    # Image and mask flipped together.
+    np.testing.assert_array_equal(results['img'][..., 0] > 0,
+                                  results['gt_seg_map'] > 0)
+
+
+def test_flip_skip_mode():
+    flip = TextAwareRandomFlip(prob=1.0, lateral_words='skip')
+    kept = flip(_left_blob_sample('blob on the Left'))
+    assert kept['flip'] is False and kept['flip_direction'] is None
+    assert kept['text'] == 'blob on the Left'
+    assert kept['gt_seg_map'][0, 0] == 1
+    flipped = flip(_left_blob_sample('a blob'))
+    assert flipped['flip'] is True and flipped['gt_seg_map'][0, 7] == 1
+    # "left" does not object to a vertical flip.
+    vflip = TextAwareRandomFlip(
+        prob=1.0, direction='vertical', lateral_words='skip')
+    out = vflip(_left_blob_sample('blob on the left'))
+    assert out['flip'] is True and out['text'] == 'blob on the left'
+
+
+def test_flip_probability_zero_and_no_text():
+    out = TextAwareRandomFlip(prob=0.0)(_left_blob_sample('left'))
+    assert out['flip'] is False and out['text'] == 'left'
+    sample = _left_blob_sample('left')
+    del sample['text']
+    out = TextAwareRandomFlip(prob=1.0)(sample)
+    assert out['flip'] is True and 'text' not in out
+
+
+def test_flip_rejects_unknown_mode():
+    with pytest.raises(ValueError, match='lateral_words'):
+        TextAwareRandomFlip(prob=0.5, lateral_words='ignore')

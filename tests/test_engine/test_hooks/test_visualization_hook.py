@@ -1,0 +1,138 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import os.path as osp
+from unittest.mock import MagicMock
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from mmvlsm.engine import VLSMVisualizationHook
+from mmvlsm.registry import HOOKS
+
+MIN_WIDTH = VLSMVisualizationHook.MIN_WIDTH
+LONG_PROMPT = ('a small, round, pinkish polyp with a smooth surface located '
+               'in the lower left part of the colonoscopy image, partly '
+               'covered by mucus and surrounded by normal mucosa')
+
+
+def _sample(tmp_path,
+            shape,
+            pred,
+            gt,
+            mask_name='mask_1/case.jpg',
+            gray=True,
+            text='one pink polyp'):
+    """Write a flat image (value 100) and wrap it in a model output."""
+    img = np.full(shape if gray else shape + (3, ), 100, dtype=np.uint8)
+    img_path = str(tmp_path / f'img_{osp.basename(mask_name)}.png')
+    cv2.imwrite(img_path, img)
+    sample = SegDataSample(
+        metainfo=dict(img_path=img_path, mask_name=mask_name, text=text))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(pred)[None].long())
+    sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt)[None].long())
+    return sample
+
+
+def _runner(tmp_path):
+    return MagicMock(work_dir=str(tmp_path / 'work_dir'), iter=7)
+
+
+def _boxes(shape):
+    """Prediction in the top-left corner, GT in the bottom-right one."""
+    pred = np.zeros(shape, dtype=np.uint8)
+    gt = np.zeros(shape, dtype=np.uint8)
+    pred[1:3, 1:4] = 1
+    gt[3:6, 6:10] = 1
+    return pred, gt
+
+
+@pytest.mark.parametrize('gray', [True, False])
+def test_overlay_written_at_original_size(tmp_path, gray):
+    shape = (6, 10)
+    pred, gt = _boxes(shape)
+    sample = _sample(tmp_path, shape, pred, gt, gray=gray, text=LONG_PROMPT)
+    out_dir = tmp_path / 'show'
+    hook = VLSMVisualizationHook(draw=True, out_dir=str(out_dir))
+    hook.after_test_iter(_runner(tmp_path), 0, {}, [sample])
+
+    out = cv2.imread(str(out_dir / 'mask_1' / 'case.png'))
+    assert out is not None and not (out_dir / 'mask_1' / 'case.jpg').exists()
+    banner_height = out.shape[0] - shape[0]
+    assert out.shape[1] == MIN_WIDTH and banner_height > 0
+    # The banner carries text: the prompt and the scores.
+    assert out[:banner_height].any()
+    image = out[banner_height:, :shape[1]].astype(int)
+    pred_px, bg_px = image[pred == 1], image[(pred == 0) & (gt == 0)]
+    # Prediction: 50 % red over gray 100 -> BGR (50, 50, 178).
+    np.testing.assert_array_equal(pred_px, [[50, 50, 178]] * len(pred_px))
+    # Untouched elsewhere, except for the green GT contour.
+    np.testing.assert_array_equal(bg_px, [[100, 100, 100]] * len(bg_px))
+    assert (image[3, 6] == [0, 255, 0]).all()
+    # The padding right of a narrow image stays black.
+    assert not out[banner_height:, shape[1]:].any()
+
+
+def test_wide_image_and_alpha(tmp_path):
+    shape = (40, 400)
+    pred, gt = _boxes(shape)
+    sample = _sample(tmp_path, shape, pred, gt, mask_name='wide.png')
+    hook = VLSMVisualizationHook(draw=True, out_dir=str(tmp_path), alpha=1.)
+    hook.after_test_iter(_runner(tmp_path), 0, {}, [sample])
+    out = cv2.imread(str(tmp_path / 'wide.png'))
+    assert out.shape[1] == 400 and out.shape[0] > 40
+    assert (out[-40:][pred == 1] == [0, 0, 255]).all()
+
+
+def test_tiny_image_and_no_gt(tmp_path):
+    sample = _sample(
+        tmp_path, (1, 1),
+        np.ones((1, 1), np.uint8),
+        np.zeros((1, 1), np.uint8),
+        'tiny.png',
+        text='')
+    del sample.gt_sem_seg
+    hook = VLSMVisualizationHook(draw=True, out_dir=str(tmp_path / 'show'))
+    hook.after_test_iter(_runner(tmp_path), 0, {}, [sample])
+    out = cv2.imread(str(tmp_path / 'show' / 'tiny.png'))
+    assert out.shape[1] == MIN_WIDTH
+    assert (out[-1, 0] != 100).any()
+
+
+def test_default_out_dir_is_under_work_dir(tmp_path):
+    shape = (6, 10)
+    sample = _sample(tmp_path, shape, *_boxes(shape), mask_name='a.png')
+    hook = HOOKS.build(dict(type='VLSMVisualizationHook', draw=True))
+    hook.after_test_iter(_runner(tmp_path), 0, {}, [sample])
+    assert (tmp_path / 'work_dir' / 'vis' / 'a.png').is_file()
+
+
+def test_draw_interval_and_val_switches(tmp_path):
+    shape = (6, 10)
+    sample = _sample(tmp_path, shape, *_boxes(shape), mask_name='a.png')
+    out_dir = tmp_path / 'show'
+    runner = _runner(tmp_path)
+
+    VLSMVisualizationHook(out_dir=str(out_dir)).after_test_iter(
+        runner, 0, {}, [sample])
+    assert not out_dir.exists()  # draw=False by default
+
+    hook = VLSMVisualizationHook(draw=True, out_dir=str(out_dir), interval=2)
+    hook.after_test_iter(runner, 0, {}, [sample])
+    hook.after_val_iter(runner, 1, {}, [sample])
+    assert not out_dir.exists()  # batch 0 skipped, val off by default
+    hook.after_test_iter(runner, 1, {}, [sample])
+    assert (out_dir / 'a.png').is_file()
+
+    hook = VLSMVisualizationHook(
+        draw=True, out_dir=str(out_dir), draw_val=True)
+    hook.after_val_iter(runner, 0, {}, [sample])
+    assert (out_dir / 'iter_7' / 'a.png').is_file()
+
+
+@pytest.mark.parametrize('kwargs', [dict(interval=0), dict(alpha=1.5)])
+def test_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        VLSMVisualizationHook(**kwargs)

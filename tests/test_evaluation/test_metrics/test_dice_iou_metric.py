@@ -1,0 +1,213 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import csv
+import math
+from unittest.mock import patch
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.evaluator import Evaluator
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from mmvlsm.evaluation import DiceIoUMetric
+from mmvlsm.registry import METRICS
+
+PRINT_LOG = 'mmvlsm.evaluation.metrics.dice_iou_metric.print_log'
+SHAPE = (4, 5)
+
+
+def _mask(*pixels):
+    """A 4x5 uint8 mask with the given (row, col) pixels set to 1."""
+    mask = np.zeros(SHAPE, dtype=np.uint8)
+    for row, col in pixels:
+        mask[row, col] = 1
+    return mask
+
+
+# A: GT = rows 0-1 x cols 0-2 (6 px); prediction = row 0 x cols 0-2 (3 px,
+#    all inside the GT) + (3, 4) (outside): |P| = 4, |G| = 6, |P∩G| = 3.
+#    Dice = 2*3 / (4+6) = 0.6, IoU = 3 / (4+6-3) = 3/7.
+GT_A = _mask(*[(r, c) for r in range(2) for c in range(3)])
+PRED_A = _mask((0, 0), (0, 1), (0, 2), (3, 4))
+# B: GT and prediction empty: Dice = IoU = 1.
+EMPTY = _mask()
+# C: empty GT, one predicted pixel: Dice = IoU = 0.
+PRED_C = _mask((2, 2))
+# D: GT = row 3 (5 px), empty prediction: Dice = IoU = 0.
+GT_D = _mask(*[(3, c) for c in range(5)])
+
+
+def _sample(pred,
+            gt,
+            mask_name='a.png',
+            dataset_name='kvasir_polyp',
+            text='a pink polyp'):
+    """A model output as the runner hands it to the evaluator."""
+    sample = SegDataSample(
+        metainfo=dict(
+            img_path=f'/data/images/{mask_name}',
+            mask_name=mask_name,
+            dataset_name=dataset_name,
+            text=text,
+            ori_shape=gt.shape))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(pred)[None].long())
+    sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt)[None].long())
+    return sample
+
+
+def _evaluate(samples, **kwargs):
+    """Run the samples through mmengine's Evaluator, which calls
+    ``to_dict()`` on them like the test loop does."""
+    evaluator = Evaluator(DiceIoUMetric(**kwargs))
+    evaluator.process(samples)
+    return evaluator.evaluate(len(samples))
+
+
+@pytest.mark.parametrize('pred,gt,dice,iou', [
+    (PRED_A, GT_A, 60.0, 300 / 7),
+    (EMPTY, EMPTY, 100.0, 100.0),
+    (PRED_C, EMPTY, 0.0, 0.0),
+    (EMPTY, GT_D, 0.0, 0.0),
+    (GT_A, GT_A, 100.0, 100.0),
+])
+def test_single_image(pred, gt, dice, iou):
+    metrics = _evaluate([_sample(pred, gt)])
+    assert set(metrics) == {
+        'mDice', 'mDice_std', 'mIoU', 'mIoU_std', 'gDice', 'gIoU'
+    }
+    assert metrics['mDice'] == pytest.approx(dice)
+    assert metrics['mIoU'] == pytest.approx(iou)
+    # One image: pooled equals per-image, no spread.
+    assert metrics['gDice'] == pytest.approx(dice)
+    assert metrics['gIoU'] == pytest.approx(iou)
+    assert metrics['mDice_std'] == metrics['mIoU_std'] == 0.0
+
+
+def test_mean_std_and_global_over_two_images():
+    metrics = _evaluate(
+        [_sample(PRED_A, GT_A, 'a.png'),
+         _sample(EMPTY, GT_D, 'd.png')])
+    # Per image: Dice 60 and 0 -> mean 30, population std 30 (ddof=1 would
+    # give 42.43); IoU 300/7 and 0 -> mean = std = 150/7.
+    assert metrics['mDice'] == pytest.approx(30.0)
+    assert metrics['mDice_std'] == pytest.approx(30.0)
+    assert metrics['mIoU'] == pytest.approx(150 / 7)
+    assert metrics['mIoU_std'] == pytest.approx(150 / 7)
+    # Pooled: I = 3, P = 4 + 0, G = 6 + 5 -> Dice = 6/15, IoU = 3/12.
+    assert metrics['gDice'] == pytest.approx(40.0)
+    assert metrics['gIoU'] == pytest.approx(25.0)
+
+
+def test_std_over_three_images():
+    metrics = _evaluate([
+        _sample(PRED_A, GT_A, 'a.png'),
+        _sample(EMPTY, EMPTY, 'b.png'),
+        _sample(PRED_C, EMPTY, 'c.png')
+    ])
+    # Dice 60, 100, 0: mean 160/3; deviations 20/3, 140/3, -160/3;
+    # variance (400 + 19600 + 25600) / 9 / 3 = 15200/9.
+    assert metrics['mDice'] == pytest.approx(160 / 3)
+    assert metrics['mDice_std'] == pytest.approx(math.sqrt(15200) / 3)
+    # Pooled: I = 3, P = 4 + 0 + 1, G = 6 -> Dice = 6/11, IoU = 3/8.
+    assert metrics['gDice'] == pytest.approx(600 / 11)
+    assert metrics['gIoU'] == pytest.approx(37.5)
+
+
+def test_nonbinary_labels_count_as_object():
+    metrics = _evaluate([_sample(PRED_A * 255, GT_A)])
+    assert metrics['mDice'] == pytest.approx(60.0)
+
+
+def test_per_dataset_keys_and_table():
+    samples = [
+        _sample(PRED_A, GT_A, 'a.png', dataset_name='kvasir_polyp'),
+        _sample(EMPTY, GT_D, 'd.png', dataset_name='kvasir_polyp'),
+        _sample(EMPTY, EMPTY, 'b.png', dataset_name='busi'),
+    ]
+    with patch(PRINT_LOG) as print_log:
+        metrics = _evaluate(samples)
+    assert metrics['mDice'] == pytest.approx(160 / 3)
+    assert metrics['kvasir_polyp/mDice'] == pytest.approx(30.0)
+    assert metrics['kvasir_polyp/mDice_std'] == pytest.approx(30.0)
+    assert metrics['kvasir_polyp/gDice'] == pytest.approx(40.0)
+    assert metrics['kvasir_polyp/gIoU'] == pytest.approx(25.0)
+    assert metrics['busi/mDice'] == metrics['busi/gDice'] == 100.0
+    assert metrics['busi/mIoU_std'] == 0.0
+    assert len(metrics) == 6 * 3
+    table = print_log.call_args_list[0].args[0]
+    assert 'kvasir_polyp' in table and 'busi' in table and '40.00' in table
+
+
+def test_no_per_dataset_keys_for_one_dataset():
+    metrics = _evaluate([_sample(PRED_A, GT_A), _sample(EMPTY, GT_D, 'd')])
+    assert not any('/' in key for key in metrics)
+
+
+def test_prefix_and_registry():
+    metric = METRICS.build(dict(type='DiceIoUMetric', prefix='val'))
+    assert isinstance(metric, DiceIoUMetric)
+    metric.process({}, [_sample(PRED_A, GT_A).to_dict()])
+    assert metric.evaluate(1)['val/mDice'] == pytest.approx(60.0)
+
+
+def test_masks_and_csv_written(tmp_path):
+    out_dir = tmp_path / 'out'
+    pred_sub = np.zeros((3, 7), dtype=np.uint8)
+    pred_sub[1, 2:5] = 1
+    samples = [
+        # Different sizes, a sub-folder, and a .jpg mask name.
+        _sample(pred_sub, pred_sub, 'mask_1/p1_2CH_ED_gt.png', 'camus',
+                'left ventricle'),
+        _sample(PRED_A, GT_A, 'cju0qkwl35piu0993l0dewei2.jpg', 'kvasir_polyp',
+                'one pink, round polyp'),
+    ]
+    _evaluate(samples, output_dir=str(out_dir))
+
+    saved = cv2.imread(
+        str(out_dir / 'mask_1' / 'p1_2CH_ED_gt.png'), cv2.IMREAD_UNCHANGED)
+    assert saved.dtype == np.uint8 and saved.shape == (3, 7)
+    np.testing.assert_array_equal(saved, pred_sub * 255)
+    saved = cv2.imread(
+        str(out_dir / 'cju0qkwl35piu0993l0dewei2.png'), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(saved, PRED_A * 255)
+    assert not (out_dir / 'cju0qkwl35piu0993l0dewei2.jpg').exists()
+
+    with open(out_dir / 'per_image_metrics.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [row['mask_name'] for row in rows
+            ] == ['mask_1/p1_2CH_ED_gt.png', 'cju0qkwl35piu0993l0dewei2.jpg']
+    assert rows[1]['dataset_name'] == 'kvasir_polyp'
+    # The prompt has a comma: the csv module must quote it.
+    assert rows[1]['text'] == 'one pink, round polyp'
+    assert float(rows[0]['dice']) == float(rows[0]['iou']) == 100.0
+    assert float(rows[1]['dice']) == pytest.approx(60.0)
+    assert float(rows[1]['iou']) == pytest.approx(300 / 7, abs=1e-4)
+
+
+def test_warns_about_clashing_output_names(tmp_path):
+    samples = [
+        _sample(PRED_A, GT_A, 'x.jpg', 'kvasir_polyp'),
+        _sample(EMPTY, GT_D, 'x.png', 'bkai_polyp'),
+    ]
+    with patch(PRINT_LOG) as print_log:
+        _evaluate(samples, output_dir=str(tmp_path))
+    messages = ' '.join(str(call.args[0]) for call in print_log.call_args_list)
+    assert "['x.png']" in messages and 'only one mask' in messages
+
+
+def test_no_masks_written_without_output_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _evaluate([_sample(PRED_A, GT_A)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shape_mismatch_names_the_mask():
+    metric = DiceIoUMetric()
+    sample = _sample(PRED_A, GT_A, 'mask_1/p1_2CH_ED_gt.png').to_dict()
+    sample['gt_sem_seg']['data'] = torch.zeros(1, 4, 6, dtype=torch.long)
+    with pytest.raises(
+            ValueError, match=r'mask_1/p1_2CH_ED_gt\.png.*'
+            r'\(4, 5\).*\(4, 6\)'):
+        metric.process({}, [sample])
