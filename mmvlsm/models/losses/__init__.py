@@ -1,0 +1,5 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .bce_loss import SigmoidBCELoss
+from .dice_loss import SoftDiceLoss
+
+__all__ = ['SigmoidBCELoss', 'SoftDiceLoss']

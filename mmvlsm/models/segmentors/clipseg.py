@@ -1,0 +1,214 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from contextlib import nullcontext
+from typing import List, Optional
+
+import torch
+import torch.nn as nn
+from mmseg.utils import OptConfigType, OptMultiConfig
+from torch import Tensor
+from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
+
+from mmvlsm.registry import MODELS
+from ..utils import TokenizerConfig, hf_from_pretrained
+from .base import DEFAULT_LOSSES, LossConfigs, TextPromptedSegmentor
+
+
+def _reset_decoder_input_output_layers(decoder: nn.Module) -> None:
+    """Give the decoder's FiLM, reduce and upsampling layers torch's init.
+
+    transformers initializes them with a normal of std
+    ``initializer_factor`` (1.0), which makes the logits of a randomly
+    initialized CLIPSeg explode (std around 100); torch's default
+    (Kaiming-uniform) init keeps them near 0.
+    """
+    for part in (decoder.film_mul, decoder.film_add, decoder.reduces,
+                 decoder.transposed_convolution):
+        for layer in part.modules():
+            if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                layer.reset_parameters()
+
+
+@MODELS.register_module()
+class CLIPSeg(TextPromptedSegmentor):
+    """CLIPSeg: image segmentation with text prompts.
+
+    `Image Segmentation Using Text and Image Prompts
+    <https://arxiv.org/abs/2112.10003>`_, built from the modules of
+    transformers' ``CLIPSegForImageSegmentation``:
+
+    1. the CLIP ViT encodes the image; the hidden states after the blocks
+       in ``config.extract_layers`` are the decoder's activations;
+    2. the CLIP text transformer encodes the prompt; its pooled (end token)
+       output, projected by ``text_projection``, is the conditional
+       embedding;
+    3. the decoder mixes both (FiLM) and upsamples to logits.
+
+    transformers' ``forward`` runs steps 1 and 2 under ``torch.no_grad()``,
+    so fine-tuning through it silently trains only the decoder (medvlsm and
+    VLSM-Adapter did). Calling the modules directly here lets gradients
+    reach the encoders; ``freeze_vision=True, freeze_text=True`` reproduces
+    the decoder-only fine-tuning. CLIP's image projection and logit scale
+    are not kept, since CLIPSeg does not use them. The ViT blocks after the
+    last extracted one and its final layer norm are always frozen: nothing
+    they compute reaches the decoder, so they would never get a gradient
+    (and DDP would need ``find_unused_parameters``).
+
+    A model built from ``config`` gets torch's default init in the
+    decoder's FiLM, reduce and upsampling layers instead of transformers'
+    (std 1.0, which makes the initial logits explode).
+
+    The input must be square with a side divisible by the patch size; the
+    position embeddings are interpolated to it. The logits have the input
+    size when the decoder upsamples by the patch size, i.e. always with
+    ``use_complex_transposed_convolution=False`` and with patch size 16
+    otherwise.
+
+    Args:
+        pretrained (str, optional): A Hub name such as
+            ``'CIDAS/clipseg-rd64-refined'`` (read from the HF cache,
+            downloaded unless ``HF_HUB_OFFLINE=1``) or a local directory
+            written by ``save_pretrained``. Defaults to None.
+        config (dict, optional): Keyword arguments of ``CLIPSegConfig``
+            (``text_config`` and ``vision_config`` as dicts) for a randomly
+            initialized model. Exactly one of ``pretrained`` and ``config``
+            must be given. Defaults to None.
+        tokenizer (str | dict | PreTrainedTokenizerBase, optional): The
+            tokenizer, see :func:`mmvlsm.models.utils.build_tokenizer`,
+            e.g. ``dict(type='openai_bpe')`` for CLIP's tokenizer without
+            any download. Defaults to None, i.e. the one of ``pretrained``.
+        freeze_vision (bool): Freeze the vision encoder and run it under
+            ``torch.no_grad()``. Defaults to False.
+        freeze_text (bool): Freeze the text encoder and text projection
+            and run them under ``torch.no_grad()``. Defaults to False.
+        freeze_decoder (bool): Freeze the decoder. It still runs with
+            autograd so that trainable encoders get gradients. Defaults to
+            False.
+        context_length (int): Maximum number of prompt tokens. Defaults to
+            77, CLIP's context length.
+        losses (dict | Sequence[dict]): Configs of the losses. Defaults to
+            soft Dice plus BCE.
+        train_cfg (dict, optional): Training config. Defaults to None.
+        test_cfg (dict, optional): Testing config, e.g.
+            ``dict(threshold=0.5)``. Defaults to None.
+        data_preprocessor (dict, optional): Config of the data
+            preprocessor. Defaults to None.
+        init_cfg (dict | list[dict], optional): Initialization config.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 pretrained: Optional[str] = None,
+                 config: Optional[dict] = None,
+                 tokenizer: Optional[TokenizerConfig] = None,
+                 freeze_vision: bool = False,
+                 freeze_text: bool = False,
+                 freeze_decoder: bool = False,
+                 context_length: int = 77,
+                 losses: LossConfigs = DEFAULT_LOSSES,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None):
+        if (pretrained is None) == (config is None):
+            raise ValueError('Give exactly one of `pretrained` (weights to '
+                             'load) and `config` (a random initialization).')
+        if tokenizer is None:
+            if pretrained is None:
+                raise ValueError(
+                    'A model built from `config` needs a `tokenizer`, e.g. '
+                    "tokenizer=dict(type='openai_bpe').")
+            tokenizer = pretrained
+        super().__init__(
+            tokenizer=tokenizer,
+            context_length=context_length,
+            losses=losses,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+
+        if pretrained is not None:
+            clipseg = hf_from_pretrained(CLIPSegForImageSegmentation,
+                                         pretrained)
+        else:
+            clipseg = CLIPSegForImageSegmentation(CLIPSegConfig(**config))
+            _reset_decoder_input_output_layers(clipseg.decoder)
+        self.hf_config: CLIPSegConfig = clipseg.config
+        self.vision_model = clipseg.clip.vision_model
+        self.text_model = clipseg.clip.text_model
+        self.text_projection = clipseg.clip.text_projection
+        self.decoder = clipseg.decoder
+
+        vocab_size = self.hf_config.text_config.vocab_size
+        if len(self.tokenizer) > vocab_size:
+            raise ValueError(f'The tokenizer has {len(self.tokenizer)} tokens '
+                             f'but the text encoder only {vocab_size}.')
+
+        self.freeze_vision = freeze_vision
+        self.freeze_text = freeze_text
+        self.freeze_decoder = freeze_decoder
+        last_used = max(self.hf_config.extract_layers)
+        self.vision_model.encoder.layers[last_used + 1:].requires_grad_(False)
+        self.vision_model.post_layernorm.requires_grad_(False)
+        if freeze_vision:
+            self.vision_model.requires_grad_(False)
+        if freeze_text:
+            self.text_model.requires_grad_(False)
+            self.text_projection.requires_grad_(False)
+        if freeze_decoder:
+            # Only requires_grad: gradients must still flow through the
+            # decoder to the encoders when those are trained.
+            self.decoder.requires_grad_(False)
+
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        """Encode images with the CLIP ViT.
+
+        Args:
+            inputs (Tensor): Normalized images of shape (B, 3, S, S), with S
+                divisible by the patch size.
+
+        Returns:
+            list[Tensor]: The hidden states after the blocks in
+            ``extract_layers``, each of shape (B, 1 + (S / patch)^2, C).
+        """
+        height, width = inputs.shape[-2:]
+        patch_size = self.hf_config.vision_config.patch_size
+        if height != width or height % patch_size:
+            raise ValueError('CLIPSeg needs square inputs with a side '
+                             f'divisible by {patch_size}, got {height}x'
+                             f'{width}.')
+        with torch.no_grad() if self.freeze_vision else nullcontext():
+            hidden_states = self.vision_model(
+                pixel_values=inputs,
+                output_hidden_states=True,
+                interpolate_pos_encoding=True).hidden_states
+        # hidden_states[0] is the embedding output, [i + 1] block i's.
+        return [hidden_states[i + 1] for i in self.hf_config.extract_layers]
+
+    def encode_text(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Compute the conditional embeddings of the prompts.
+
+        Args:
+            input_ids (Tensor): Token ids of shape (B, L).
+            attention_mask (Tensor): 1 for tokens, 0 for padding, (B, L).
+
+        Returns:
+            Tensor: The projected end-token features, (B, projection_dim).
+        """
+        with torch.no_grad() if self.freeze_text else nullcontext():
+            pooled = self.text_model(
+                input_ids=input_ids,
+                attention_mask=attention_mask).pooler_output
+            return self.text_projection(pooled)
+
+    def decode(self, img_feats: List[Tensor], text_feats: Tensor) -> Tensor:
+        """Decode the activations conditioned on the prompts.
+
+        Args:
+            img_feats (list[Tensor]): The output of :meth:`extract_feat`.
+            text_feats (Tensor): The output of :meth:`encode_text`.
+
+        Returns:
+            Tensor: Logits of shape (B, 1, H, W).
+        """
+        return self.decoder(img_feats, text_feats).logits.unsqueeze(1)

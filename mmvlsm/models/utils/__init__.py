@@ -1,0 +1,9 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .hf_loading import hf_from_pretrained, hf_loading_errors
+from .tokenizer import (TokenizerConfig, build_tokenizer,
+                        openai_clip_tokenizer)
+
+__all__ = [
+    'hf_from_pretrained', 'hf_loading_errors', 'TokenizerConfig',
+    'build_tokenizer', 'openai_clip_tokenizer'
+]

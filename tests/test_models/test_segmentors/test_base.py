@@ -1,0 +1,114 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from mmvlsm.models import (SigmoidBCELoss, SoftDiceLoss, TextPromptedSegmentor,
+                           openai_clip_tokenizer)
+
+
+class ToySegmentor(TextPromptedSegmentor):
+    """Predicts logits at half the input resolution, scaled per prompt."""
+
+    def __init__(self, **kwargs):
+        super().__init__(tokenizer=openai_clip_tokenizer(), **kwargs)
+        self.conv = nn.Conv2d(3, 1, 2, stride=2)
+        self.embed = nn.Embedding(49408, 1)
+
+    def extract_feat(self, inputs):
+        return self.conv(inputs)
+
+    def encode_text(self, input_ids, attention_mask):
+        return (self.embed(input_ids)[..., 0] * attention_mask).sum(1)
+
+    def decode(self, img_feats, text_feats):
+        return img_feats * text_feats.view(-1, 1, 1, 1)
+
+
+def _samples(texts, size, ori_shape, with_gt=True, **meta):
+    samples = []
+    for text in texts:
+        sample = SegDataSample(
+            metainfo=dict(text=text, ori_shape=ori_shape, **meta))
+        if with_gt:
+            sample.gt_sem_seg = PixelData(
+                data=torch.randint(0, 2, (1, size, size)))
+        samples.append(sample)
+    return samples
+
+
+def test_tokenize_pads_to_longest_and_truncates():
+    model = ToySegmentor(context_length=4)
+    ids, mask = model.tokenize(
+        _samples(['a photo of a cat', 'cat'], 8, (8, 8)), torch.device('cpu'))
+    assert ids.tolist() == [[49406, 320, 1125, 49407],
+                            [49406, 2368, 49407, 49407]]
+    assert mask.tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]
+
+
+def test_loss_resizes_logits_and_sums_by_name():
+    model = ToySegmentor(losses=[
+        dict(type='SoftDiceLoss'),
+        dict(type='SigmoidBCELoss'),
+        dict(type='SigmoidBCELoss', loss_weight=2.0)
+    ])
+    inputs = torch.randn(2, 3, 8, 8)
+    samples = _samples(['cat', 'a dog'], 8, (8, 8))
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {'loss_dice', 'loss_bce'}
+
+    logits = F.interpolate(
+        model._forward(inputs, samples), size=(8, 8), mode='bilinear')
+    gt = torch.stack([s.gt_sem_seg.data for s in samples])
+    assert logits.shape == (2, 1, 8, 8)
+    assert torch.allclose(losses['loss_dice'], SoftDiceLoss()(logits, gt))
+    assert torch.allclose(losses['loss_bce'], 3 * SigmoidBCELoss()(logits, gt))
+
+
+def test_forward_modes():
+    model = ToySegmentor()
+    inputs = torch.randn(2, 3, 8, 8)
+    samples = _samples(['cat', 'a dog'], 8, (8, 8))
+    losses = model(inputs, samples, mode='loss')
+    assert set(losses) == {'loss_dice', 'loss_bce'}
+    assert model(inputs, samples, mode='tensor').shape == (2, 1, 4, 4)
+    assert len(model(inputs, samples, mode='predict')) == 2
+
+
+@pytest.mark.parametrize('direction,dims', [('horizontal', [-1]),
+                                            ('vertical', [-2]),
+                                            ('diagonal', [-2, -1])])
+def test_predict_undoes_flip_then_resizes(direction, dims):
+    model = ToySegmentor(test_cfg=dict(threshold=0.6))
+    inputs = torch.randn(1, 3, 8, 8)
+    meta = dict(flip=True, flip_direction=direction)
+    samples = _samples(['cat'], 8, (10, 7), with_gt=False, **meta)
+    logits = model._forward(inputs, samples)[0]
+    expected = F.interpolate(
+        logits.flip(dims)[None],
+        size=(10, 7),
+        mode='bilinear',
+        align_corners=False)[0]
+
+    result = model.predict(inputs, samples)[0]
+    assert result.seg_logits.shape == (10, 7)
+    assert torch.allclose(result.seg_logits.data, expected)
+    pred = result.pred_sem_seg.data
+    assert pred.shape == (1, 10, 7) and pred.dtype == torch.long
+    assert torch.equal(pred, (expected.sigmoid() > 0.6).long())
+
+
+def test_invalid_samples():
+    model = ToySegmentor()
+    inputs = torch.randn(1, 3, 8, 8)
+    with pytest.raises(ValueError, match='metainfo'):
+        model(inputs, None, mode='tensor')
+    sample = SegDataSample(metainfo=dict(ori_shape=(8, 8)))
+    with pytest.raises(ValueError, match='metainfo'):
+        model(inputs, [sample], mode='tensor')
+    padded = _samples(['cat'], 8, (8, 8), img_padding_size=[0, 2, 0, 0])
+    with pytest.raises(ValueError, match='Padded inputs'):
+        model.predict(inputs, padded)
