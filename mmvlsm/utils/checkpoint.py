@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
+HISTORY_BUFFER_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
+
 
 def _numpy_globals() -> list:
     """Numpy's reconstruction helpers and dtype classes, under both names.
@@ -45,7 +47,11 @@ def _history_buffer_getattr(obj: object, name: str) -> object:
     would let a checkpoint walk to arbitrary attributes, so this stand-in is
     registered under the builtin's name and allows those lookups alone.
     """
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    # The built-in statistics are registered when the first buffer is
+    # created, which may not have happened yet in this process.
+    allowed = HISTORY_BUFFER_STATISTICS | set(
+        HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}), which is not a '

@@ -17,7 +17,7 @@ class _RunsCode:
         return (os.system, ('echo pwned',))
 
 
-def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
+def test_mmengine_checkpoint_loads_with_weights_only(tmp_path, monkeypatch):
     hub = MessageHub.get_instance('test_checkpoint')
     hub.update_scalar('train/loss', 0.5)
     hub.update_info('iter', 3)
@@ -28,6 +28,9 @@ def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
         extra=np.arange(3))
     path = tmp_path / 'iter_3.pth'
     torch.save(ckpt, path)
+    # As in a fresh process, where no HistoryBuffer has registered the
+    # built-in statistics yet.
+    monkeypatch.setattr(HistoryBuffer, '_statistics_methods', {})
     # Plain torch.load (weights_only=True by default since torch 2.6) and
     # mmengine's loader both read it.
     loaded = torch.load(path)

@@ -116,10 +116,10 @@ param_scheduler = [
         type='CosineAnnealingLR',
         by_epoch=False,
         begin=100,
-        end=1500,
+        end=1000,
         eta_min=1e-5),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=1500, val_interval=500)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=500)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

@@ -1,0 +1,76 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+QUICKSTART_CONFIG = osp.join(
+    REPO, 'configs', 'quickstart',
+    'clipseg-tiny_1xb16-1000it_toy-shapes-128x128.py')
+
+
+def run_tool(args, timeout=600, cwd=REPO, env=None):
+    """Run a command, failing the test with its output if it fails.
+
+    The repository goes first on PYTHONPATH, as tools/dist_train.sh does, so
+    the tools run this checkout's code.
+    """
+    env = dict(os.environ if env is None else env)
+    env.update(
+        HF_HUB_OFFLINE='1',
+        PYTHONUNBUFFERED='1',
+        PYTHONPATH=os.pathsep.join(
+            p for p in (REPO, env.get('PYTHONPATH')) if p))
+    proc = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f'{" ".join(map(str, args))} exited with '
+                    f'{proc.returncode}:\n{proc.stdout[-6000:]}')
+    return proc.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='session')
+def toy_root(tmp_path_factory):
+    """A small toy dataset written by the real generator."""
+    root = tmp_path_factory.mktemp('toy_shapes')
+    run_tool([
+        sys.executable, 'tools/misc/generate_toy_dataset.py', '--out-dir',
+        str(root), '--num-train', '24', '--num-val', '8', '--num-test', '8'
+    ])
+    return root
+
+
+def tiny_run_options(data_root, max_iters=4, interval=2):
+    """--cfg-options that shrink the quickstart config to a few CPU steps."""
+    options = [
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.batch_size=4',
+        f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={interval}',
+        f'default_hooks.checkpoint.interval={interval}',
+        'default_hooks.logger.interval=1',
+    ]
+    for loader in ('train', 'val', 'test'):
+        options += [
+            f'{loader}_dataloader.num_workers=0',
+            f'{loader}_dataloader.persistent_workers=False'
+        ]
+    return ['--cfg-options'] + options
