@@ -32,6 +32,8 @@ $(VENV)/.deps-installed: requirements/runtime.txt requirements/tests.txt require
 	touch $@
 
 $(VENV)/.mmvlsm-installed: $(VENV)/.deps-installed $(SOURCES)
+	# A stale build/ would leak deleted files into the wheel.
+	rm -rf build
 	$(PIP) install -q --no-deps --no-build-isolation .
 	touch $@
 

@@ -2,67 +2,43 @@
 # toy shapes data (`python tools/misc/generate_toy_dataset.py`). Every image
 # holds three shapes and the prompt says which one to segment, so the model
 # only does well if it reads the text. Trains on a laptop CPU in minutes.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/medvlsm.py',
+    '../_base_/default_runtime.py',
+]
 
-dataset_type = 'MedVLSMDataset'
 data_root = 'data/toy_shapes'
 img_scale = (128, 128)
-prompt_type = 'random'
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
-             'scale_factor', 'flip', 'flip_direction', 'text', 'prompt_key',
-             'img_name', 'mask_name', 'dataset_name')
-
 train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadBinaryMask'),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     # Swaps "left"/"right" in the prompt together with the pixels.
     dict(type='TextAwareRandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     dict(type='LoadBinaryMask'),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
-    persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='anns/train.json',
-        prompt_type=prompt_type,
-        pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=16,
     num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='anns/val.json',
-        prompt_type=prompt_type,
-        test_mode=True,
-        pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+# One fixed prompt type ("<colour> <shape>") at test time; validation
+# draws every type but p0.
 test_dataloader = dict(
     batch_size=16,
     num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='anns/test.json',
-        prompt_type='p2',
-        test_mode=True,
-        pipeline=test_pipeline))
-val_evaluator = dict(type='DiceIoUMetric')
-test_evaluator = val_evaluator
+        data_root=data_root, prompt_type='p2', pipeline=test_pipeline))
 
 model = dict(
     type='CLIPSeg',

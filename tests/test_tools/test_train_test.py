@@ -67,18 +67,36 @@ def test_train_interrupt_resume_then_test(toy_root, tmp_path):
 
 
 def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
-    work_dir = tmp_path / 'dist'
-    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
+    work_dir, rank_logs = tmp_path / 'dist', tmp_path / 'rank_logs'
+    # torchrun reads its options from PET_* variables too: keep each rank's
+    # output in a file of its own.
+    env = dict(
+        os.environ,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1',
+        PET_LOG_DIR=str(rank_logs),
+        PET_TEE='3')
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
     log = run_tool(
         ['bash', 'tools/dist_train.sh', QUICKSTART_CONFIG, '2', '--work-dir',
          str(work_dir)] + tiny_run_options(toy_root, max_iters=2, interval=2),
         env=env)
-    assert 'Distributed training: True' in log or 'world_size: 2' in log
-    ckpt = _load(work_dir / 'iter_2.pth')
-    assert ckpt['meta']['iter'] == 2
-    # Both ranks ran: each wrote a log of its own.
-    assert 'world_size: 2' in log
+    # mmengine reports the world size as "GPU number", also on CPU.
+    assert 'Distributed training: True' in log
+    assert 'GPU number: 2' in log
+    assert "model_wrapper_cfg = dict(device_ids=None, type='MMDistributedDataParallel')" in log  # noqa: E501
+    assert _load(work_dir / 'iter_2.pth')['meta']['iter'] == 2
+    # Both ranks ran to the end (DDP synchronises every step, so neither
+    # could have finished alone) and each left its own output.
+    for rank in (0, 1):
+        (rank_dir, ) = rank_logs.glob(f'*/attempt_0/{rank}')
+        assert {p.name for p in rank_dir.iterdir()} >= {
+            'stdout.log', 'stderr.log'
+        }
+        assert 'Traceback' not in (rank_dir / 'stderr.log').read_text()
+    assert '[default1]:' in log
+    (rank0_out, ) = rank_logs.glob('*/attempt_0/0/stdout.log')
+    assert 'Iter(train) [2/2]' in rank0_out.read_text()
 
 
 def test_mim_train_and_test_find_the_tools(toy_root, tmp_path):

@@ -2,7 +2,7 @@
 # CVC-ClinicDB and BKAI-IGH together; the evaluator reports every metric per
 # dataset as well as over the pool. Configs for the out-of-distribution polyp
 # sets (CVC-300, CVC-ColonDB, ETIS) replace `test_dataloader`.
-_base_ = './medvlsm_352x352.py'
+_base_ = './medvlsm.py'
 dataset_type = 'MedVLSMDataset'
 prompt_type = 'random'
 train_dataloader = dict(

@@ -1,4 +1,4 @@
-_base_ = './medvlsm_352x352.py'
+_base_ = './medvlsm.py'
 data_root = 'data/isic'
 train_dataloader = dict(dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))

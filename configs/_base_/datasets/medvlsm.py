@@ -1,6 +1,7 @@
-# medvlsm-format data at CLIPSeg's 352x352 input. A dataset config based on
-# this one sets `data_root` (and, if it wants, `prompt_type`) of the three
-# dataloaders. Upstream resized to a square without keeping the aspect ratio
+# medvlsm-format data, with pipelines at CLIPSeg's 352x352 input (a model
+# with another input size replaces `train_pipeline`/`test_pipeline` in the
+# dataloaders). A dataset config based on this one sets `data_root` (and, if
+# it wants, `prompt_type`) of the three dataloaders. Upstream resized to a square without keeping the aspect ratio
 # and used no augmentation; flips, scaling and colour jitter are options:
 # insert them into `train_pipeline` (TextAwareRandomFlip keeps "left"/"right"
 # in the prompt consistent with the flipped image).
