@@ -74,3 +74,49 @@ def test_config_types_are_registered(path):
         if registry is not None:
             assert registry.get(name) is not None, \
                 f'{name} is not in the {registry.name} registry ({path})'
+
+
+def test_augmented_pipeline_keeps_image_mask_and_text_consistent(tmp_path):
+    """The augmented Kvasir config's train pipeline on toy samples."""
+    import json
+
+    import cv2
+    import numpy as np
+    import torch
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'clipseg',
+                 'clipseg-rd64-refined_1xb128-aug_kvasir-polyp-352x352.py'))
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'masks').mkdir()
+    (tmp_path / 'anns').mkdir()
+    # A bright square on the left half, described as such.
+    img = np.zeros((120, 200, 3), np.uint8)
+    img[40:80, 20:60] = 255
+    mask = np.zeros((120, 200), np.uint8)
+    mask[40:80, 20:60] = 255
+    cv2.imwrite(str(tmp_path / 'images' / 'a.png'), img)
+    cv2.imwrite(str(tmp_path / 'masks' / 'a.png'), mask)
+    record = dict(
+        img_name='a.png',
+        mask_name='a.png',
+        prompts=dict(p0='', p1='square on the left'))
+    (tmp_path / 'anns' / 'train.json').write_text(json.dumps([record]))
+
+    init_default_scope('mmvlsm')
+    dataset_cfg = cfg.train_dataloader.dataset.copy()
+    dataset_cfg.update(data_root=str(tmp_path), prompt_type='p1')
+    dataset = DATASETS.build(dataset_cfg)
+    seen_texts = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        sample = dataset[0]
+        gt = sample['data_samples'].gt_sem_seg.data
+        text = sample['data_samples'].text
+        assert sample['inputs'].shape == (3, 352, 352)
+        assert set(gt.unique().tolist()) <= {0, 1} and gt.sum() > 0
+        # The square's side of the image agrees with the prompt.
+        centre_x = gt[0].nonzero()[:, 1].float().mean().item()
+        assert (centre_x < 176) == (text == 'square on the left'), text
+        seen_texts.add(text)
+    assert seen_texts == {'square on the left', 'square on the right'}

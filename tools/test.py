@@ -60,18 +60,25 @@ def main() -> None:
     if not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = load_launch_config(args)
-    cfg.load_from = args.checkpoint
 
     if args.out is not None:
         evaluators = cfg.test_evaluator
-        for evaluator in (evaluators if isinstance(evaluators, list) else
-                          [evaluators]):
+        for evaluator in (evaluators
+                          if isinstance(evaluators, list) else [evaluators]):
             evaluator['output_dir'] = args.out
     if args.show_dir is not None:
         cfg.default_hooks.visualization = dict(
             type='VLSMVisualizationHook', draw=True, out_dir=args.show_dir)
 
     runner = Runner.from_cfg(cfg)
+    # Loaded strictly (the Runner's `load_from` is lenient): a checkpoint of
+    # another model must not be evaluated with half its weights random.
+    try:
+        runner.load_checkpoint(args.checkpoint, strict=True)
+    except RuntimeError as err:
+        raise RuntimeError(
+            f'checkpoint {args.checkpoint} does not match the model of '
+            f'{args.config}: {err}') from err
     metrics = runner.test()
     if is_main_process():
         # A machine-readable copy next to the logs, for scripts and sweeps.

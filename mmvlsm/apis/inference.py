@@ -35,7 +35,8 @@ def init_model(config: Union[str, Config],
     init_default_scope(config.get('default_scope', 'mmvlsm'))
     model = MODELS.build(config.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        # Strict: weights of another model must not load half-way.
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     model.cfg = config
     return model.to(device).eval()
 
@@ -66,7 +67,6 @@ def inference_model(model: torch.nn.Module, img: Union[str, np.ndarray],
         data = dict(img_path=img)
     data['text'] = text
     data = Compose(steps)(data)
-    batch = dict(
-        inputs=[data['inputs']], data_samples=[data['data_samples']])
+    batch = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
     with torch.no_grad():
         return model.test_step(batch)[0]

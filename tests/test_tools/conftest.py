@@ -13,7 +13,7 @@ QUICKSTART_CONFIG = osp.join(
     'clipseg-tiny_1xb16-1000it_toy-shapes-128x128.py')
 
 
-def run_tool(args, timeout=600, cwd=REPO, env=None):
+def run_tool(args, timeout=600, cwd=REPO, env=None, expect_fail=False):
     """Run a command, failing the test with its output if it fails.
 
     The repository goes first on PYTHONPATH, as tools/dist_train.sh does, so
@@ -33,7 +33,7 @@ def run_tool(args, timeout=600, cwd=REPO, env=None):
         stderr=subprocess.STDOUT,
         text=True,
         timeout=timeout)
-    if proc.returncode != 0:
+    if (proc.returncode != 0) != expect_fail:
         pytest.fail(f'{" ".join(map(str, args))} exited with '
                     f'{proc.returncode}:\n{proc.stdout[-6000:]}')
     return proc.stdout

@@ -59,11 +59,49 @@ def test_train_interrupt_resume_then_test(toy_root, tmp_path):
     for record in records:
         stem = osp.splitext(record['mask_name'])[0]
         mask = cv2.imread(str(out_dir / f'{stem}.png'), cv2.IMREAD_UNCHANGED)
-        gt = cv2.imread(str(toy_root / 'masks' / record['mask_name']),
-                        cv2.IMREAD_UNCHANGED)
+        gt = cv2.imread(
+            str(toy_root / 'masks' / record['mask_name']),
+            cv2.IMREAD_UNCHANGED)
         assert mask is not None and mask.shape == gt.shape[:2]
         assert set(mask.ravel().tolist()) <= {0, 255}
         assert (show_dir / f'{stem}.png').is_file()
+
+    # The same evaluation split over two processes gathers every image.
+    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    run_tool(
+        [
+            'bash', 'tools/dist_test.sh', QUICKSTART_CONFIG,
+            str(work_dir / 'iter_4.pth'), '2', '--work-dir',
+            str(tmp_path / 'dist_test'), '--out',
+            str(tmp_path / 'dist_masks')
+        ] + tiny_run_options(toy_root),
+        env=env)
+    dist_metrics = json.loads(
+        (tmp_path / 'dist_test' / 'test_metrics.json').read_text())
+    assert dist_metrics['mDice'] == metrics['mDice']
+    rows = (tmp_path / 'dist_masks' /
+            'per_image_metrics.csv').read_text().splitlines()
+    assert len(rows) == 1 + len(records)
+
+
+def test_checkpoint_of_another_model_is_refused(toy_root, tmp_path):
+    import mmvlsm  # noqa: F401
+    from mmvlsm.apis import init_model
+    state = init_model(QUICKSTART_CONFIG).state_dict()
+    other = {k.replace('decoder.', 'head.'): v for k, v in state.items()}
+    ckpt = tmp_path / 'other_model.pth'
+    torch.save({'state_dict': other}, ckpt)
+    log = run_tool(
+        [
+            sys.executable, 'tools/test.py', QUICKSTART_CONFIG,
+            str(ckpt), '--work-dir',
+            str(tmp_path / 'test')
+        ] + tiny_run_options(toy_root),
+        expect_fail=True)
+    assert f'checkpoint {ckpt} does not match the model' in log
+    assert 'missing keys in source state_dict: decoder.' in log
+    assert not (tmp_path / 'test' / 'test_metrics.json').exists()
 
 
 def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
@@ -78,8 +116,11 @@ def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
         PET_TEE='3')
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
     log = run_tool(
-        ['bash', 'tools/dist_train.sh', QUICKSTART_CONFIG, '2', '--work-dir',
-         str(work_dir)] + tiny_run_options(toy_root, max_iters=2, interval=2),
+        [
+            'bash', 'tools/dist_train.sh', QUICKSTART_CONFIG, '2',
+            '--work-dir',
+            str(work_dir)
+        ] + tiny_run_options(toy_root, max_iters=2, interval=2),
         env=env)
     # mmengine reports the world size as "GPU number", also on CPU.
     assert 'Distributed training: True' in log
@@ -90,9 +131,8 @@ def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
     # could have finished alone) and each left its own output.
     for rank in (0, 1):
         (rank_dir, ) = rank_logs.glob(f'*/attempt_0/{rank}')
-        assert {p.name for p in rank_dir.iterdir()} >= {
-            'stdout.log', 'stderr.log'
-        }
+        assert {p.name
+                for p in rank_dir.iterdir()} >= {'stdout.log', 'stderr.log'}
         assert 'Traceback' not in (rank_dir / 'stderr.log').read_text()
     assert '[default1]:' in log
     (rank0_out, ) = rank_logs.glob('*/attempt_0/0/stdout.log')
@@ -102,15 +142,18 @@ def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
 def test_mim_train_and_test_find_the_tools(toy_root, tmp_path):
     mim = osp.join(osp.dirname(sys.executable), 'mim')
     work_dir = tmp_path / 'mim'
-    run_tool([mim, 'train', 'mmvlsm', QUICKSTART_CONFIG, '--work-dir',
-              str(work_dir)] + tiny_run_options(toy_root, max_iters=2,
-                                                interval=2),
-             cwd=str(tmp_path))
+    run_tool(
+        [
+            mim, 'train', 'mmvlsm', QUICKSTART_CONFIG, '--work-dir',
+            str(work_dir)
+        ] + tiny_run_options(toy_root, max_iters=2, interval=2),
+        cwd=str(tmp_path))
     assert (work_dir / 'iter_2.pth').is_file()
-    run_tool([
-        mim, 'test', 'mmvlsm', QUICKSTART_CONFIG, '--checkpoint',
-        str(work_dir / 'iter_2.pth'), '--work-dir',
-        str(tmp_path / 'mim_test')
-    ] + tiny_run_options(toy_root),
-             cwd=str(tmp_path))
+    run_tool(
+        [
+            mim, 'test', 'mmvlsm', QUICKSTART_CONFIG, '--checkpoint',
+            str(work_dir / 'iter_2.pth'), '--work-dir',
+            str(tmp_path / 'mim_test')
+        ] + tiny_run_options(toy_root),
+        cwd=str(tmp_path))
     assert (tmp_path / 'mim_test' / 'test_metrics.json').is_file()

@@ -14,7 +14,7 @@ import mmvlsm  # noqa: F401  (registers the safe globals)
 class _RunsCode:
 
     def __reduce__(self):
-        return (os.system, ('echo pwned',))
+        return (os.system, ('echo pwned', ))
 
 
 def test_mmengine_checkpoint_loads_with_weights_only(tmp_path, monkeypatch):

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss as tv_sigmoid_focal_loss
 
 import mmvlsm  # noqa: F401
-from mmvlsm.utils.mmcv_compat import (install_mmcv_ops_fallback,
-                                      point_sample, sigmoid_focal_loss)
+from mmvlsm.utils.mmcv_compat import (install_mmcv_ops_fallback, point_sample,
+                                      sigmoid_focal_loss)
 
 
 def test_mmseg_models_import_with_mmcv_lite():
@@ -61,7 +61,8 @@ def test_sigmoid_focal_loss_matches_torchvision():
     torch.testing.assert_close(
         sigmoid_focal_loss(logits, target, reduction='none'), expected)
     torch.testing.assert_close(
-        sigmoid_focal_loss(logits, target), expected.sum() / 6)
+        sigmoid_focal_loss(logits, target),
+        expected.sum() / 6)
     weight = torch.tensor([1., 2., 3.])
     row = torch.tensor([1., 3., 1., 2., 1., 1.])
     torch.testing.assert_close(

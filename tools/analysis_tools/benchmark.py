@@ -61,13 +61,18 @@ def parse_args() -> argparse.Namespace:
 def synthetic_batch(batch_size: int, size: int) -> dict:
     """A batch as the dataloader would give it: uint8 images, samples."""
     generator = torch.Generator().manual_seed(0)
-    prompts = ['one medium yellow round polyp located in right of the image',
-               'polyp', 'skin melanoma', 'foot ulcer']
+    prompts = [
+        'one medium yellow round polyp located in right of the image', 'polyp',
+        'skin melanoma', 'foot ulcer'
+    ]
     inputs, samples = [], []
     for i in range(batch_size):
         inputs.append(
-            torch.randint(0, 256, (3, size, size), generator=generator,
-                          dtype=torch.uint8))
+            torch.randint(
+                0,
+                256, (3, size, size),
+                generator=generator,
+                dtype=torch.uint8))
         sample = SegDataSample(
             metainfo=dict(
                 text=prompts[i % len(prompts)],
@@ -127,8 +132,8 @@ def main() -> None:
     # mmvlsm: the Runner's path.
     optim_cfg = cfg.optim_wrapper.copy()
     if args.amp:
-        optim_cfg.update(type='AmpOptimWrapper', dtype=amp_dtype,
-                         loss_scale='dynamic')
+        optim_cfg.update(
+            type='AmpOptimWrapper', dtype=amp_dtype, loss_scale='dynamic')
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     model.train()
     mm_train = timed(lambda: model.train_step(batch, optim_wrapper),
@@ -169,8 +174,8 @@ def main() -> None:
             target = gt.flatten(1)
             dice = 1 - (2 * (prob * target).sum(1) + 1e-5) / (
                 prob.sum(1) + target.sum(1) + 1e-5)
-            loss = F.binary_cross_entropy_with_logits(
-                logits.float(), gt) + dice.mean()
+            loss = F.binary_cross_entropy_with_logits(logits.float(),
+                                                      gt) + dice.mean()
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(params, 0.5)
@@ -187,10 +192,11 @@ def main() -> None:
                            args.warmup, device)
 
     print(f'config: {args.config}')
-    print(f'device: {device} '
-          f'({torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}), '  # noqa: E501
-          f'batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
-          f'torch {torch.__version__}')
+    print(
+        f'device: {device} '
+        f'({torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}), '  # noqa: E501
+        f'batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
+        f'torch {torch.__version__}')
     print(f'{"":<24}{"mmvlsm":>12}{"plain torch":>14}{"ratio":>8}')
     rows = [
         ('train step (ms)', mm_train['seconds'] * 1e3,
