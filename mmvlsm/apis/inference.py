@@ -14,6 +14,7 @@ from mmvlsm.registry import MODELS
 
 # Steps of a test pipeline that need a ground truth, which inference lacks.
 GT_TRANSFORMS = ('LoadBinaryMask', 'LoadAnnotations')
+IMAGE_LOADERS = ('LoadCheckedImageFromFile', 'LoadImageFromFile')
 
 
 def init_model(config: Union[str, Config],
@@ -61,7 +62,9 @@ def inference_model(model: torch.nn.Module, img: Union[str, np.ndarray],
     ]
     if isinstance(img, np.ndarray):
         # An array is already decoded: load it as mmseg does for arrays.
-        steps[0] = dict(type='LoadImageFromNDArray')
+        loader = next(i for i, step in enumerate(steps)
+                      if step['type'] in IMAGE_LOADERS)
+        steps[loader] = dict(type='LoadImageFromNDArray')
         data = dict(img=img)
     else:
         data = dict(img_path=img)
