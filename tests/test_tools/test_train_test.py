@@ -43,6 +43,16 @@ def test_train_interrupt_resume_then_test(toy_root, tmp_path):
     assert [s['last_step'] for s in resumed['param_schedulers']] == \
         [s['last_step'] for s in full['param_schedulers']]
 
+    # Resuming from a named checkpoint into another work dir.
+    other_dir = tmp_path / 'work_from_named_ckpt'
+    log = run_tool([
+        sys.executable, 'tools/train.py', QUICKSTART_CONFIG, '--work-dir',
+        str(other_dir), '--resume',
+        str(work_dir / 'iter_2.pth')
+    ] + tiny_run_options(toy_root, max_iters=4, interval=2))
+    assert 'iter_2.pth' in log and not (other_dir / 'iter_2.pth').exists()
+    assert _load(other_dir / 'iter_4.pth')['meta']['iter'] == 4
+
     out_dir, show_dir = tmp_path / 'masks', tmp_path / 'overlays'
     run_tool([
         sys.executable, 'tools/test.py', QUICKSTART_CONFIG,
