@@ -1,9 +1,15 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import DictAction
+from mmengine.dist import is_main_process
+from mmengine.fileio import dump
+from mmengine.runner import Runner
+
+# Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
+# checkpoint types (see mmvlsm/__init__.py).
+from mmvlsm.utils.launch import (add_launch_args, load_launch_config,
+                                 parse_launch_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,40 +30,13 @@ def parse_args() -> argparse.Namespace:
         '--show-dir',
         help='directory where overlays (image, prediction, ground-truth '
         'contour and prompt) are saved')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes `--local-rank` since torch 2.0.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser)
 
 
 def main() -> None:
     args = parse_args()
-
-    import mmvlsm  # noqa: F401  (mmcv-lite fallbacks, safe checkpoints)
-    from mmengine.dist import is_main_process
-    from mmengine.fileio import dump
-    from mmengine.runner import Runner
-
-    from mmvlsm.utils.launch import load_launch_config
-
-    if not os.path.isfile(args.checkpoint):
+    if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = load_launch_config(args)
 

@@ -1,8 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import argparse
-import os
 
-from mmengine.config import DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+# Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
+# checkpoint types (see mmvlsm/__init__.py).
+from mmvlsm.registry import RUNNERS
+from mmvlsm.utils.launch import (add_launch_args, load_launch_config,
+                                 parse_launch_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,41 +27,12 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         default=False,
         help='enable automatic-mixed-precision training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes `--local-rank` since torch 2.0.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser)
 
 
 def main() -> None:
     args = parse_args()
-
-    # Imported after argument parsing so that `-h` (which `mim train` runs
-    # first) stays fast.
-    import mmvlsm  # noqa: F401  (mmcv-lite fallbacks, safe checkpoints)
-    from mmengine.logging import print_log
-    from mmengine.runner import Runner
-
-    from mmvlsm.registry import RUNNERS
-    from mmvlsm.utils.launch import load_launch_config
-
     cfg = load_launch_config(args)
 
     if args.amp:

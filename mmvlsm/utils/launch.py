@@ -2,11 +2,48 @@
 """Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
 import os
 import os.path as osp
-from argparse import Namespace
+from argparse import ArgumentParser, Namespace
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+
+
+def add_launch_args(parser: ArgumentParser) -> None:
+    """Add the arguments ``tools/train.py`` and ``tools/test.py`` share.
+
+    They are mmseg's: ``--cfg-options``, ``--launcher`` and
+    ``--local-rank``.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes `--local-rank` since torch 2.0.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_launch_args(parser: ArgumentParser) -> Namespace:
+    """Parse the command line; export ``--local-rank`` as ``LOCAL_RANK``.
+
+    torchrun sets ``LOCAL_RANK`` itself; the older launcher only passes the
+    argument, and mmengine reads the variable.
+    """
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def load_launch_config(args: Namespace) -> Config:

@@ -6,8 +6,8 @@ mmseg 1.2.2 imports ``point_sample`` and ``sigmoid_focal_loss`` from
 ``mmcv-lite``, which has no compiled ``mmcv._ext``. When (and only when) the
 real ``mmcv.ops`` cannot be imported, :func:`install_mmcv_ops_fallback` puts a
 small module in its place that provides exactly those two ops and raises a
-clear :class:`ModuleNotFoundError` for any other compiled op. A full mmcv is left
-untouched.
+clear :class:`ModuleNotFoundError` for any other compiled op. A full mmcv is
+left untouched.
 """
 import sys
 import types

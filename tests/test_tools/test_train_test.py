@@ -8,7 +8,7 @@ import sys
 import cv2
 import torch
 
-from .conftest import (QUICKSTART_CONFIG, REPO, free_port, run_tool,
+from .conftest import (QUICKSTART_CONFIG, free_port, run_tool,
                        tiny_run_options)
 
 

@@ -22,7 +22,7 @@ import gc
 import resource
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -114,42 +114,32 @@ def release_training_memory(model: torch.nn.Module,
         torch.cuda.empty_cache()
 
 
-def main() -> None:
-    args = parse_args()
-    import mmvlsm  # noqa: F401
-    from mmvlsm.registry import MODELS
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmvlsm'))
-    size = args.img_size or cfg.get('img_scale', (352, 352))[0]
-    device = torch.device(args.device)
-    model = MODELS.build(cfg.model).to(device)
-    batch = synthetic_batch(args.batch_size, size)
-    amp_dtype = torch.float16
-
-    # mmvlsm: the Runner's path.
-    optim_cfg = cfg.optim_wrapper.copy()
-    if args.amp:
-        optim_cfg.update(
-            type='AmpOptimWrapper', dtype=amp_dtype, loss_scale='dynamic')
+def measure_mmvlsm(model: torch.nn.Module, batch: dict, optim_cfg: dict,
+                   args: argparse.Namespace, autocast: Callable,
+                   device: torch.device) -> Tuple[dict, dict]:
+    """Time the Runner's path: ``train_step`` and ``test_step``."""
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     model.train()
-    mm_train = timed(lambda: model.train_step(batch, optim_wrapper),
-                     args.steps, args.warmup, device)
+    train = timed(lambda: model.train_step(batch, optim_wrapper), args.steps,
+                  args.warmup, device)
     # Inference memory must not count the optimizer state and gradients.
-    del optim_wrapper
+    optim_wrapper.optimizer.state.clear()
     release_training_memory(model, device)
     model.eval()
-    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)
-                ) if args.amp else nullcontext
     with torch.no_grad(), autocast():
-        mm_test = timed(lambda: model.test_step(batch), args.steps,
-                        args.warmup, device)
+        test = timed(lambda: model.test_step(batch), args.steps, args.warmup,
+                     device)
+    return train, test
 
-    # Plain PyTorch: the same module, the batch prepared once (outside the
-    # timed loop, on the device).
+
+def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
+                  args: argparse.Namespace, autocast: Callable,
+                  device: torch.device) -> Tuple[dict, dict]:
+    """Time a hand-written loop over the same module.
+
+    The batch is normalised, moved to the device and tokenised once, outside
+    the timed loop.
+    """
     data = model.data_preprocessor(batch, True)
     inputs, samples = data['inputs'], data['data_samples']
     gt = torch.stack([s.gt_sem_seg.data for s in samples]).float()
@@ -166,7 +156,7 @@ def main() -> None:
             model.extract_feat(inputs),
             model.encode_text(input_ids, attention_mask))
 
-    def plain_step() -> None:
+    def train_step() -> None:
         optimizer.zero_grad(set_to_none=True)
         with autocast():
             logits = forward()
@@ -183,13 +173,42 @@ def main() -> None:
         scaler.update()
 
     model.train()
-    plain_train = timed(plain_step, args.steps, args.warmup, device)
-    del optimizer, scaler
+    train = timed(train_step, args.steps, args.warmup, device)
+    optimizer.state.clear()
     release_training_memory(model, device)
     model.eval()
     with torch.no_grad(), autocast():
-        plain_test = timed(lambda: forward().sigmoid() > 0.5, args.steps,
-                           args.warmup, device)
+        test = timed(lambda: forward().sigmoid() > 0.5, args.steps,
+                     args.warmup, device)
+    return train, test
+
+
+def main() -> None:
+    args = parse_args()
+    import mmvlsm  # noqa: F401
+    from mmvlsm.registry import MODELS
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmvlsm'))
+    size = args.img_size or cfg.get('img_scale', (352, 352))[0]
+    device = torch.device(args.device)
+    model = MODELS.build(cfg.model).to(device)
+    batch = synthetic_batch(args.batch_size, size)
+    amp_dtype = torch.float16
+    optim_cfg = cfg.optim_wrapper.copy()
+    if args.amp:
+        optim_cfg.update(
+            type='AmpOptimWrapper', dtype=amp_dtype, loss_scale='dynamic')
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)
+                ) if args.amp else nullcontext
+
+    mm_train, mm_test = measure_mmvlsm(model, batch, optim_cfg, args, autocast,
+                                       device)
+    release_training_memory(model, device)
+    plain_train, plain_test = measure_plain(model, batch, optim_cfg, args,
+                                            autocast, device)
 
     print(f'config: {args.config}')
     print(
