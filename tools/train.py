@@ -1,14 +1,13 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import argparse
 
-from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
 # checkpoint types (see mmvlsm/__init__.py).
 from mmvlsm.registry import RUNNERS
-from mmvlsm.utils.launch import (add_launch_args, load_launch_config,
-                                 parse_launch_args)
+from mmvlsm.utils.launch import (add_launch_args, enable_amp,
+                                 load_launch_config, parse_launch_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,9 +23,11 @@ def parse_args() -> argparse.Namespace:
         'latest checkpoint in the work dir')
     parser.add_argument(
         '--amp',
-        action='store_true',
-        default=False,
-        help='enable automatic-mixed-precision training')
+        nargs='?',
+        const='auto',
+        choices=['auto', 'fp16', 'bf16'],
+        help='mixed-precision training; with no value, bf16 where the GPU '
+        'supports it, else fp16')
     add_launch_args(parser)
     return parse_launch_args(parser)
 
@@ -35,18 +36,8 @@ def main() -> None:
     args = parse_args()
     cfg = load_launch_config(args)
 
-    if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log(
-                'AMP training is already enabled in your config.',
-                logger='current')
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type '
-                f'is `OptimWrapper` but got {optim_wrapper}.')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.amp is not None:
+        enable_amp(cfg, args.amp)
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -19,6 +19,7 @@ train_pipeline = [
     dict(type='Pad', size=img_scale, pad_val=dict(img=0, seg=0)),
     dict(type='TextAwareRandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+    dict(type='TokenizePrompt'),
+    dict(type='PackVLSMInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

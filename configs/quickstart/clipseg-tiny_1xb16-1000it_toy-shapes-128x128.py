@@ -15,13 +15,15 @@ train_pipeline = [
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     # Swaps "left"/"right" in the prompt together with the pixels.
     dict(type='TextAwareRandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+    dict(type='TokenizePrompt'),
+    dict(type='PackVLSMInputs'),
 ]
 test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     dict(type='LoadBinaryMask'),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+    dict(type='TokenizePrompt'),
+    dict(type='PackVLSMInputs'),
 ]
 train_dataloader = dict(
     batch_size=16,
@@ -70,12 +72,10 @@ model = dict(
     tokenizer=dict(type='openai_bpe'),
     context_length=32,
     data_preprocessor=dict(
-        type='SegDataPreProcessor',
+        type='VLSMDataPreProcessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        # Images already have this size; mmseg's batching requires it.
-        size=(128, 128)),
+        bgr_to_rgb=True),
     losses=[
         dict(type='SigmoidBCELoss', loss_weight=1.0),
         dict(type='SoftDiceLoss', loss_weight=1.0),

@@ -11,6 +11,7 @@ from mmengine.runner import load_checkpoint
 from mmseg.structures import SegDataSample
 
 from mmvlsm.registry import MODELS
+from mmvlsm.utils import bind_prompt_tokenizer
 
 # Steps of a test pipeline that need a ground truth, which inference lacks.
 GT_TRANSFORMS = ('LoadBinaryMask', 'LoadAnnotations')
@@ -33,6 +34,7 @@ def init_model(config: Union[str, Config],
     """
     if isinstance(config, str):
         config = Config.fromfile(config)
+    bind_prompt_tokenizer(config)
     init_default_scope(config.get('default_scope', 'mmvlsm'))
     model = MODELS.build(config.model)
     if checkpoint is not None:

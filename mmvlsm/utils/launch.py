@@ -8,6 +8,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
+from .config import bind_prompt_tokenizer
+
 
 def add_launch_args(parser: ArgumentParser) -> None:
     """Add the arguments ``tools/train.py`` and ``tools/test.py`` share.
@@ -50,8 +52,10 @@ def load_launch_config(args: Namespace) -> Config:
     """Read ``args.config`` and apply the options both tools share.
 
     Handles ``--cfg-options``, ``--launcher`` and ``--work-dir`` (CLI > the
-    config's ``work_dir`` > ``./work_dirs/<config name>``, as mmseg does), and
-    prepares CPU-only distributed runs (see :func:`setup_cpu_distributed`).
+    config's ``work_dir`` > ``./work_dirs/<config name>``, as mmseg does),
+    gives the pipelines' ``TokenizePrompt`` steps the model's tokenizer
+    (:func:`bind_prompt_tokenizer`) and prepares CPU-only distributed runs
+    (see :func:`setup_cpu_distributed`).
 
     Args:
         args (Namespace): Parsed arguments with ``config``, ``cfg_options``,
@@ -71,6 +75,7 @@ def load_launch_config(args: Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    bind_prompt_tokenizer(cfg)
     if args.launcher == 'pytorch' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg)
     return cfg
@@ -96,3 +101,31 @@ def setup_cpu_distributed(cfg: Config) -> None:
         type='MMDistributedDataParallel')
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+AMP_DTYPES = {'fp16': 'float16', 'bf16': 'bfloat16'}
+
+
+def enable_amp(cfg: Config, dtype: str = 'auto') -> None:
+    """Switch the config's optimizer wrapper to mixed precision.
+
+    Args:
+        cfg (Config): The config to change in place; its ``optim_wrapper``
+            must be an ``OptimWrapper`` or already an ``AmpOptimWrapper``.
+        dtype (str): ``'fp16'``, ``'bf16'`` or ``'auto'``: bf16 where the
+            GPU supports it (Ampere and newer; it needs no loss scaling to
+            stay finite), else fp16.
+    """
+    if dtype == 'auto':
+        dtype = 'bf16' if (torch.cuda.is_available()
+                           and torch.cuda.is_bf16_supported()) else 'fp16'
+    if dtype not in AMP_DTYPES:
+        raise ValueError(f'AMP dtype must be one of {list(AMP_DTYPES)} or '
+                         f"'auto', got {dtype!r}")
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+        raise ValueError('--amp needs `optim_wrapper.type` OptimWrapper or '
+                         f'AmpOptimWrapper, got {wrapper}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.dtype = AMP_DTYPES[dtype]
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -1,24 +1,26 @@
 # medvlsm-format data, with pipelines at CLIPSeg's 352x352 input (a model
 # with another input size replaces `train_pipeline`/`test_pipeline` in the
 # dataloaders). A dataset config based on this one sets `data_root` (and, if
-# it wants, `prompt_type`) of the three dataloaders. Upstream resized to a square without keeping the aspect ratio
-# and used no augmentation; flips, scaling and colour jitter are options:
-# insert them into `train_pipeline` (TextAwareRandomFlip keeps "left"/"right"
-# in the prompt consistent with the flipped image).
+# it wants, `prompt_type`) of the three dataloaders. Upstream resized to a
+# square without keeping the aspect ratio and used no augmentation; flips,
+# scaling and colour jitter are options: insert them into `train_pipeline`
+# before TokenizePrompt (TextAwareRandomFlip keeps "left"/"right" in the
+# prompt consistent with the flipped image).
 dataset_type = 'MedVLSMDataset'
 img_scale = (352, 352)
 # Every prompt key except p0, drawn per sample (the VLSM-Adapter protocol);
 # set a key such as 'p4' to train/evaluate one prompt type (medvlsm).
 prompt_type = 'random'
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
-             'scale_factor', 'flip', 'flip_direction', 'text', 'prompt_key',
-             'img_name', 'mask_name', 'dataset_name')
 
+# TokenizePrompt runs in the dataloader workers; its tokenizer and context
+# length are the model's, filled in by the tools (see
+# mmvlsm.utils.bind_prompt_tokenizer), so these pipelines fit every model.
 train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadBinaryMask'),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='TokenizePrompt'),
+    dict(type='PackVLSMInputs'),
 ]
 # The ground truth is loaded after the resize, so metrics and saved masks
 # are at the original resolution.
@@ -26,13 +28,19 @@ test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     dict(type='LoadBinaryMask'),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='TokenizePrompt'),
+    dict(type='PackVLSMInputs'),
 ]
 
+# Decoding, resizing and tokenising happen in the workers; `default_collate`
+# stacks the images there into one uint8 batch, which `pin_memory` lets the
+# data preprocessor copy to the GPU asynchronously.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
+    collate_fn=dict(type='default_collate'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -43,6 +51,8 @@ val_dataloader = dict(
     batch_size=32,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,
+    collate_fn=dict(type='default_collate'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
@@ -54,6 +64,8 @@ test_dataloader = dict(
     batch_size=32,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,
+    collate_fn=dict(type='default_collate'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,

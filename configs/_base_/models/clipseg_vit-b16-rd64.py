@@ -27,13 +27,11 @@ model = dict(
         use_complex_transposed_convolution=True),
     tokenizer=dict(type='openai_bpe'),
     data_preprocessor=dict(
-        type='SegDataPreProcessor',
+        type='VLSMDataPreProcessor',
         # ImageNet statistics, as medvlsm normalised CLIPSeg inputs.
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        # Images already have this size; mmseg's batching requires it.
-        size=(352, 352)),
+        bgr_to_rgb=True),
     losses=[
         dict(type='SigmoidBCELoss', loss_weight=1.0),
         dict(type='SoftDiceLoss', loss_weight=1.0),

@@ -1,8 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .augmentations import TextAwareRandomFlip, swap_position_words
+from .formatting import PackVLSMInputs
 from .loading import LoadBinaryMask, LoadCheckedImageFromFile
+from .text import TokenizePrompt
 
 __all__ = [
-    'LoadBinaryMask', 'LoadCheckedImageFromFile', 'TextAwareRandomFlip',
-    'swap_position_words'
+    'LoadBinaryMask', 'LoadCheckedImageFromFile', 'PackVLSMInputs',
+    'TextAwareRandomFlip', 'TokenizePrompt', 'swap_position_words'
 ]

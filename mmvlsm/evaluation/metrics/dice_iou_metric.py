@@ -139,6 +139,7 @@ class DiceIoUMetric(BaseMetric):
             ValueError: If a prediction and its ground truth differ in shape.
             OSError: If a mask cannot be written.
         """
+        records, counts = [], []
         for data_sample in data_samples:
             mask_name = data_sample.get('mask_name',
                                         osp.basename(data_sample['img_path']))
@@ -151,19 +152,27 @@ class DiceIoUMetric(BaseMetric):
                     f'{tuple(pred.shape)} but the ground truth has shape '
                     f'{tuple(gt.shape)}; predictions must be resized to the '
                     'original image size (ori_shape) before evaluation.')
-            self.results.append(
+            # Counted where the prediction lives; nothing waits for them yet.
+            counts.append(torch.stack([(pred & gt).sum(), pred.sum(), gt.sum()]))
+            records.append(
                 dict(
                     mask_name=mask_name,
                     dataset_name=data_sample.get('dataset_name', 'unknown'),
-                    text=data_sample.get('text', ''),
-                    intersect=int((pred & gt).sum()),
-                    pred_area=int(pred.sum()),
-                    gt_area=int(gt.sum())))
+                    text=data_sample.get('text', '')))
             if self.output_dir is not None:
                 out_file = osp.join(self.output_dir, _png_name(mask_name))
                 mask = pred.cpu().numpy().astype(np.uint8) * 255
                 if not mmcv.imwrite(mask, out_file):
                     raise OSError(f'could not write {out_file}')
+        if not records:
+            return
+        # One copy to the host per batch: three integers per image.
+        for record, (intersect, pred_area, gt_area) in zip(
+                records,
+                torch.stack(counts).cpu().tolist()):
+            record.update(
+                intersect=intersect, pred_area=pred_area, gt_area=gt_area)
+            self.results.append(record)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the metrics from the per-image counts of all ranks.

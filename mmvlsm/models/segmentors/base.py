@@ -1,6 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import inspect
+import math
 from abc import abstractmethod
-from typing import Any, Dict, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -81,6 +83,7 @@ class TextPromptedSegmentor(BaseSegmentor):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg if test_cfg is not None else dict()
         self.align_corners = False
+        self._pipeline_tokens_checked = False
 
     @abstractmethod
     def extract_feat(self, inputs: Tensor) -> Any:
@@ -113,9 +116,36 @@ class TextPromptedSegmentor(BaseSegmentor):
             Tensor: Logits of shape (B, 1, h, w).
         """
 
+    @classmethod
+    def prompt_tokenizer_cfg(cls, model_cfg: dict) -> Tuple[Any, int]:
+        """The tokenizer and context length a model config implies.
+
+        :func:`mmvlsm.utils.bind_prompt_tokenizer` gives them to the
+        pipeline's :class:`~mmvlsm.datasets.transforms.TokenizePrompt`, so
+        that workers tokenise exactly as the model would.
+
+        Args:
+            model_cfg (dict): The ``model`` config of this class.
+
+        Returns:
+            tuple: The ``tokenizer`` config and ``context_length``.
+        """
+        context_length = model_cfg.get(
+            'context_length',
+            inspect.signature(cls).parameters['context_length'].default)
+        return model_cfg.get('tokenizer'), context_length
+
     def tokenize(self, data_samples: OptSampleList,
                  device: torch.device) -> Tuple[Tensor, Tensor]:
-        """Tokenize the prompts of a batch.
+        """Token ids of a batch's prompts.
+
+        The ids the pipeline's ``TokenizePrompt`` stored in the samples
+        (``input_ids`` and ``attention_mask``, batched by the data
+        preprocessor) are used as they are; samples without them (raw text,
+        as from :func:`mmvlsm.apis.inference_model`) are tokenised here.
+        Both give the same ids: the first pipeline batch is checked against
+        this model's tokenizer, so a pipeline built for another model fails
+        loudly.
 
         Args:
             data_samples (list[:obj:`SegDataSample`]): Samples whose
@@ -130,6 +160,21 @@ class TextPromptedSegmentor(BaseSegmentor):
         if data_samples is None:
             raise ValueError(f'{type(self).__name__} needs data samples with '
                              'the text prompt in metainfo["text"].')
+        if all('input_ids' in sample for sample in data_samples):
+            input_ids = torch.stack(
+                [sample.input_ids for sample in data_samples]).to(device)
+            attention_mask = torch.stack(
+                [sample.attention_mask for sample in data_samples]).to(device)
+            if not self._pipeline_tokens_checked:
+                self._check_pipeline_tokens(data_samples, input_ids,
+                                            attention_mask)
+            return input_ids, attention_mask
+        return self._tokenize_texts(data_samples, device)
+
+    def _tokenize_texts(self, data_samples: SampleList,
+                        device: torch.device) -> Tuple[Tensor, Tensor]:
+        """Tokenise ``metainfo['text']`` of every sample, padded to the
+        longest."""
         texts = [sample.metainfo.get('text') for sample in data_samples]
         for text in texts:
             if not isinstance(text, str):
@@ -143,6 +188,21 @@ class TextPromptedSegmentor(BaseSegmentor):
             return_tensors='pt')
         return (tokens['input_ids'].to(device),
                 tokens['attention_mask'].to(device))
+
+    def _check_pipeline_tokens(self, data_samples: SampleList,
+                               input_ids: Tensor,
+                               attention_mask: Tensor) -> None:
+        """Fail if the pipeline's tokens differ from this model's."""
+        ids, mask = self._tokenize_texts(data_samples, input_ids.device)
+        if not (ids.shape == input_ids.shape and torch.equal(ids, input_ids)
+                and torch.equal(mask, attention_mask)):
+            raise ValueError(
+                'The token ids from the data pipeline (TokenizePrompt) differ '
+                f"from {type(self).__name__}'s tokenizer for the prompts "
+                f'{[s.metainfo.get("text") for s in data_samples][:3]}: '
+                'give TokenizePrompt the tokenizer and context_length of '
+                'the model (leave both unset and the tools fill them in).')
+        self._pipeline_tokens_checked = True
 
     def encode_decode(self, inputs: Tensor,
                       batch_data_samples: OptSampleList) -> Tensor:
@@ -216,8 +276,12 @@ class TextPromptedSegmentor(BaseSegmentor):
                            data_samples: SampleList) -> SampleList:
         """Resize logits to the original images and threshold them.
 
-        Unlike mmseg's version, ``seg_logits`` keeps the logits (not
-        probabilities) and the threshold comes from ``test_cfg``.
+        Samples that share an original size and flip are processed
+        together: one flip, one resize and one threshold per group, all on
+        the logits' device. A pixel is foreground where its logit exceeds
+        ``logit(threshold)``, i.e. where its sigmoid probability exceeds
+        ``test_cfg['threshold']``. Unlike mmseg's version, ``seg_logits``
+        keeps the logits (not probabilities).
 
         Args:
             seg_logits (Tensor): Logits of shape (B, 1, h, w).
@@ -226,11 +290,17 @@ class TextPromptedSegmentor(BaseSegmentor):
                 in their metainfo.
 
         Returns:
-            list[:obj:`SegDataSample`]: The samples with ``seg_logits`` and
-            ``pred_sem_seg`` set.
+            list[:obj:`SegDataSample`]: The samples with ``seg_logits``
+            (logits) and ``pred_sem_seg`` (int64 in {0, 1}), both of shape
+            (1, H, W) at ``ori_shape``.
         """
         threshold = self.test_cfg.get('threshold', 0.5)
-        for logits, sample in zip(seg_logits, data_samples):
+        if not 0 < threshold < 1:
+            raise ValueError('test_cfg.threshold is a probability and must '
+                             f'lie strictly between 0 and 1, got {threshold}')
+        logit_threshold = math.log(threshold / (1 - threshold))
+        groups: Dict[tuple, List[int]] = {}
+        for i, sample in enumerate(data_samples):
             meta = sample.metainfo
             padding = meta.get('img_padding_size', meta.get('padding_size'))
             if padding is not None and any(padding):
@@ -239,16 +309,24 @@ class TextPromptedSegmentor(BaseSegmentor):
                 raise ValueError(
                     'Padded inputs are not supported: resize images to the '
                     'model resolution instead of padding them.')
-            if meta.get('flip', False):
-                logits = logits.flip(FLIP_DIMS[meta['flip_direction']])
+            flip_dims = FLIP_DIMS[meta['flip_direction']] if meta.get(
+                'flip', False) else ()
+            groups.setdefault((tuple(meta['ori_shape'][:2]), flip_dims),
+                              []).append(i)
+        for (size, flip_dims), indices in groups.items():
+            logits = seg_logits if len(indices) == len(
+                data_samples) else seg_logits[indices]
+            if flip_dims:
+                logits = logits.flip(flip_dims)
             logits = F.interpolate(
-                logits[None],
-                size=meta['ori_shape'][:2],
+                logits,
+                size=size,
                 mode='bilinear',
-                align_corners=self.align_corners)[0]
-            pred = (logits.sigmoid() > threshold).long()
-            sample.set_data(
-                dict(
-                    seg_logits=PixelData(data=logits),
-                    pred_sem_seg=PixelData(data=pred)))
+                align_corners=self.align_corners)
+            preds = (logits > logit_threshold).long()
+            for logit, pred, i in zip(logits, preds, indices):
+                data_samples[i].set_data(
+                    dict(
+                        seg_logits=PixelData(data=logit),
+                        pred_sem_seg=PixelData(data=pred)))
         return data_samples

@@ -1,6 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from contextlib import nullcontext
-from typing import List, Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -83,6 +83,12 @@ class CLIPSeg(TextPromptedSegmentor):
         freeze_decoder (bool): Freeze the decoder. It still runs with
             autograd so that trainable encoders get gradients. Defaults to
             False.
+        attn_implementation (str): transformers' attention kernel for the
+            encoders and the decoder: ``'sdpa'`` (PyTorch's
+            ``scaled_dot_product_attention``, fused) or ``'eager'``
+            (explicit matmul and softmax, as upstream ran). Both give the
+            same logits within fp32 tolerance (tested). Defaults to
+            ``'sdpa'``.
         context_length (int): Maximum number of prompt tokens. Defaults to
             77, CLIP's context length.
         losses (dict | Sequence[dict]): Configs of the losses. Defaults to
@@ -103,6 +109,7 @@ class CLIPSeg(TextPromptedSegmentor):
                  freeze_vision: bool = False,
                  freeze_text: bool = False,
                  freeze_decoder: bool = False,
+                 attn_implementation: str = 'sdpa',
                  context_length: int = 77,
                  losses: LossConfigs = DEFAULT_LOSSES,
                  train_cfg: OptConfigType = None,
@@ -128,10 +135,14 @@ class CLIPSeg(TextPromptedSegmentor):
             init_cfg=init_cfg)
 
         if pretrained is not None:
-            clipseg = hf_from_pretrained(CLIPSegForImageSegmentation,
-                                         pretrained)
+            clipseg = hf_from_pretrained(
+                CLIPSegForImageSegmentation,
+                pretrained,
+                attn_implementation=attn_implementation)
         else:
-            clipseg = CLIPSegForImageSegmentation(CLIPSegConfig(**config))
+            clipseg = CLIPSegForImageSegmentation(
+                CLIPSegConfig(
+                    **config, attn_implementation=attn_implementation))
             _reset_decoder_input_output_layers(clipseg.decoder)
         self.hf_config: CLIPSegConfig = clipseg.config
         self.vision_model = clipseg.clip.vision_model
@@ -159,6 +170,15 @@ class CLIPSeg(TextPromptedSegmentor):
             # Only requires_grad: gradients must still flow through the
             # decoder to the encoders when those are trained.
             self.decoder.requires_grad_(False)
+
+    @classmethod
+    def prompt_tokenizer_cfg(cls, model_cfg: dict) -> Tuple[Any, int]:
+        """``tokenizer``, or the one of ``pretrained``, and
+        ``context_length``."""
+        tokenizer, context_length = super().prompt_tokenizer_cfg(model_cfg)
+        if tokenizer is None:
+            tokenizer = model_cfg.get('pretrained')
+        return tokenizer, context_length
 
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         """Encode images with the CLIP ViT.
