@@ -7,9 +7,6 @@ env_cfg = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-# `compile=True` (or a dict of torch.compile arguments, e.g.
-# dict(mode='max-autotune')) makes the Runner compile the train step.
-compile = False
 log_level = 'INFO'
 load_from = None
 resume = False

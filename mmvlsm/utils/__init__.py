@@ -1,9 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .checkpoint import allow_mmengine_checkpoint_globals
-from .config import bind_prompt_tokenizer
+from .config import bind_prompt_tokenizer, static_token_shapes_for_compile
 from .mmcv_compat import install_mmcv_ops_fallback
 
 __all__ = [
     'allow_mmengine_checkpoint_globals', 'bind_prompt_tokenizer',
-    'install_mmcv_ops_fallback'
+    'install_mmcv_ops_fallback', 'static_token_shapes_for_compile'
 ]

@@ -51,3 +51,26 @@ def bind_prompt_tokenizer(cfg: Config) -> Config:
                 if step.get('context_length') is None:
                     step['context_length'] = context_length
     return cfg
+
+
+def static_token_shapes_for_compile(cfg: Config) -> Config:
+    """Keep token batches at one length when the train step is compiled.
+
+    ``VLSMDataPreProcessor`` trims each token batch to its longest prompt,
+    so the text length changes from batch to batch. Under ``compile``
+    (mmengine compiles ``train_step``) that shape would make
+    torch.compile recompile with dynamic shapes, which inductor's backward
+    fails on (torch 2.14); padded to ``context_length`` the graph is
+    compiled once. An explicit ``trim_tokens`` is kept.
+
+    Args:
+        cfg (Config): The config, changed in place.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    preprocessor = cfg.get('model', {}).get('data_preprocessor')
+    if (cfg.get('compile') and preprocessor
+            and preprocessor.get('type') == 'VLSMDataPreProcessor'):
+        preprocessor.setdefault('trim_tokens', False)
+    return cfg

@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
-from .config import bind_prompt_tokenizer
+from .config import bind_prompt_tokenizer, static_token_shapes_for_compile
 
 
 def add_launch_args(parser: ArgumentParser) -> None:
@@ -54,7 +54,8 @@ def load_launch_config(args: Namespace) -> Config:
     Handles ``--cfg-options``, ``--launcher`` and ``--work-dir`` (CLI > the
     config's ``work_dir`` > ``./work_dirs/<config name>``, as mmseg does),
     gives the pipelines' ``TokenizePrompt`` steps the model's tokenizer
-    (:func:`bind_prompt_tokenizer`) and prepares CPU-only distributed runs
+    (:func:`bind_prompt_tokenizer`), keeps token shapes static under
+    ``compile`` (:func:`static_token_shapes_for_compile`) and prepares CPU-only distributed runs
     (see :func:`setup_cpu_distributed`).
 
     Args:
@@ -76,6 +77,7 @@ def load_launch_config(args: Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     bind_prompt_tokenizer(cfg)
+    static_token_shapes_for_compile(cfg)
     if args.launcher == 'pytorch' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg)
     return cfg

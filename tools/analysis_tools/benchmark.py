@@ -5,38 +5,75 @@ Runs the model of CONFIG on one synthetic batch in two ways and prints both
 and their ratio:
 
 - **mmvlsm**: the path the Runner takes, ``model.train_step`` (data
-  preprocessor, tokenisation, losses, ``OptimWrapper``) and
-  ``model.test_step`` (postprocessing to the original size included);
+  preprocessor, losses, ``OptimWrapper``) and ``model.test_step``
+  (postprocessing to the original size included), on a batch made as the
+  dataloader makes it: the config's ``TokenizePrompt`` and
+  ``PackVLSMInputs`` per sample, then ``default_collate``;
 - **plain PyTorch**: the same ``nn.Module`` driven by a hand-written loop,
   with the batch normalised and tokenised once, a plain ``torch.optim``
   optimizer and ``torch.autocast`` + ``GradScaler`` for ``--amp``.
 
+Further modes:
+
+- ``--batch-sizes 1 8 32``: mmvlsm's train and inference throughput and peak
+  memory per batch size (``--plot FILE.png`` draws throughput against batch
+  size);
+- ``--data DIR``: images/s of the config's real train dataloader over the
+  medvlsm dataset in DIR with 0, 2, 4 and 8 workers (``--workers``), next
+  to the model's images/s, to show whether loading is the bottleneck;
+- ``--profile``: the torch profiler's top operators of mmvlsm's train and
+  test steps.
+
 Example::
 
     python tools/analysis_tools/benchmark.py \\
-        configs/clipseg/clipseg-rd64-refined_1xb128_kvasir-polyp-352x352.py \\
-        --batch-size 4 --amp
+        configs/clipseg/clipseg-vit-b16-rd64-scratch_1xb128_kvasir-polyp-352x352.py \\
+        --batch-size 4 --amp bf16
 """
 import argparse
 import gc
 import resource
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
+from mmengine.dataset import Compose, default_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 from mmengine.structures import PixelData
-from mmseg.structures import SegDataSample
+
+AMP_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
+PROMPTS = ('one medium yellow round polyp located in right of the image',
+           'polyp', 'skin melanoma', 'foot ulcer')
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument(
+        '--batch-sizes',
+        type=int,
+        nargs='+',
+        help='sweep these batch sizes (mmvlsm path only)')
+    parser.add_argument(
+        '--plot', help='with --batch-sizes: save throughput vs batch size')
+    parser.add_argument(
+        '--data', help='medvlsm dataset root to time the real dataloader on')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        nargs='+',
+        default=[0, 2, 4, 8],
+        help='with --data: worker counts to time')
+    parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='print the profiler\'s top operators of mmvlsm\'s steps')
     parser.add_argument(
         '--img-size',
         type=int,
@@ -45,7 +82,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--steps', type=int, default=20, help='timed steps')
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument(
-        '--amp', action='store_true', help='float16 mixed precision')
+        '--amp',
+        nargs='?',
+        const='fp16',
+        choices=list(AMP_DTYPES),
+        help='mixed precision (fp16 without a value)')
     parser.add_argument(
         '--device',
         default='cuda' if torch.cuda.is_available() else 'cpu',
@@ -58,55 +99,67 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def synthetic_batch(batch_size: int, size: int) -> dict:
-    """A batch as the dataloader would give it: uint8 images, samples."""
-    generator = torch.Generator().manual_seed(0)
-    prompts = [
-        'one medium yellow round polyp located in right of the image', 'polyp',
-        'skin melanoma', 'foot ulcer'
+def pack_pipeline(cfg: Config) -> Compose:
+    """The config's tokenising and packing steps (the train pipeline's)."""
+    steps = [
+        step for step in cfg.train_dataloader.dataset.pipeline
+        if step['type'] in ('TokenizePrompt', 'PackVLSMInputs')
     ]
-    inputs, samples = [], []
+    return Compose(steps or [dict(type='PackVLSMInputs')])
+
+
+def synthetic_batch(pipeline: Compose, batch_size: int, size: int) -> dict:
+    """A batch as the dataloader gives it: one stacked uint8 image tensor
+    and ``SegDataSample`` s holding the prompt's tokens and the mask."""
+    generator = torch.Generator().manual_seed(0)
+    items = []
     for i in range(batch_size):
-        inputs.append(
-            torch.randint(
-                0,
-                256, (3, size, size),
-                generator=generator,
-                dtype=torch.uint8))
-        sample = SegDataSample(
-            metainfo=dict(
-                text=prompts[i % len(prompts)],
-                img_shape=(size, size),
-                ori_shape=(size, size)))
+        img = torch.randint(
+            0, 256, (size, size, 3), generator=generator, dtype=torch.uint8)
+        items.append(
+            pipeline(
+                dict(
+                    img=img.numpy(),
+                    img_shape=(size, size),
+                    ori_shape=(size, size),
+                    text=PROMPTS[i % len(PROMPTS)])))
+    batch = default_collate(items)
+    for sample in batch['data_samples']:
         mask = torch.rand(1, size, size, generator=generator) > 0.7
         sample.gt_sem_seg = PixelData(data=mask.long())
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+    return batch
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
 
 
 def timed(fn: Callable[[], object], steps: int, warmup: int,
           device: torch.device) -> Dict[str, float]:
-    """Seconds per call of ``fn`` and peak memory (MiB) over the run."""
+    """Seconds per call of ``fn`` and peak memory (MiB) over the run.
+
+    On a GPU the peak is the allocator's over the timed calls; on the CPU
+    it is the process's peak resident memory so far, which only grows.
+    """
     for _ in range(warmup):
         fn()
+    synchronize(device)
     if device.type == 'cuda':
-        torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(steps):
         fn()
+    synchronize(device)
+    seconds = (time.perf_counter() - start) / steps
     if device.type == 'cuda':
-        torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        # Peak resident memory of the whole process so far (Linux reports
-        # KiB): on CPU the two columns are not comparable.
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-    return dict(seconds=(time.perf_counter() - start) / steps, peak=peak)
+    return dict(seconds=seconds, peak=peak)
 
 
-def release_training_memory(model: torch.nn.Module,
-                            device: torch.device) -> None:
+def release_memory(model: torch.nn.Module, device: torch.device) -> None:
     """Free gradients and cached blocks between the measured phases."""
     model.zero_grad(set_to_none=True)
     gc.collect()
@@ -114,8 +167,15 @@ def release_training_memory(model: torch.nn.Module,
         torch.cuda.empty_cache()
 
 
+def autocast_fn(args: argparse.Namespace,
+                device: torch.device) -> Callable[[], object]:
+    if args.amp is None:
+        return nullcontext
+    return lambda: torch.autocast(device.type, dtype=AMP_DTYPES[args.amp])
+
+
 def measure_mmvlsm(model: torch.nn.Module, batch: dict, optim_cfg: dict,
-                   args: argparse.Namespace, autocast: Callable,
+                   args: argparse.Namespace,
                    device: torch.device) -> Tuple[dict, dict]:
     """Time the Runner's path: ``train_step`` and ``test_step``."""
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
@@ -124,16 +184,17 @@ def measure_mmvlsm(model: torch.nn.Module, batch: dict, optim_cfg: dict,
                   args.warmup, device)
     # Inference memory must not count the optimizer state and gradients.
     optim_wrapper.optimizer.state.clear()
-    release_training_memory(model, device)
+    release_memory(model, device)
     model.eval()
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), autocast_fn(args, device)():
         test = timed(lambda: model.test_step(batch), args.steps, args.warmup,
                      device)
+    release_memory(model, device)
     return train, test
 
 
 def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
-                  args: argparse.Namespace, autocast: Callable,
+                  args: argparse.Namespace,
                   device: torch.device) -> Tuple[dict, dict]:
     """Time a hand-written loop over the same module.
 
@@ -149,7 +210,9 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
         params,
         lr=optim_cfg.optimizer.get('lr', 1e-4),
         weight_decay=optim_cfg.optimizer.get('weight_decay', 0.0))
-    scaler = torch.amp.GradScaler(device.type, enabled=args.amp)
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=args.amp == 'fp16')
+    autocast = autocast_fn(args, device)
 
     def forward() -> torch.Tensor:
         return model.decode(
@@ -175,47 +238,33 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
     model.train()
     train = timed(train_step, args.steps, args.warmup, device)
     optimizer.state.clear()
-    release_training_memory(model, device)
+    release_memory(model, device)
     model.eval()
     with torch.no_grad(), autocast():
         test = timed(lambda: forward().sigmoid() > 0.5, args.steps,
                      args.warmup, device)
+    release_memory(model, device)
     return train, test
 
 
-def main() -> None:
-    args = parse_args()
-    import mmvlsm  # noqa: F401
-    from mmvlsm.registry import MODELS
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmvlsm'))
-    size = args.img_size or cfg.get('img_scale', (352, 352))[0]
-    device = torch.device(args.device)
-    model = MODELS.build(cfg.model).to(device)
-    batch = synthetic_batch(args.batch_size, size)
-    amp_dtype = torch.float16
+def amp_optim_cfg(cfg: Config, args: argparse.Namespace) -> dict:
     optim_cfg = cfg.optim_wrapper.copy()
-    if args.amp:
+    if args.amp is not None:
         optim_cfg.update(
-            type='AmpOptimWrapper', dtype=amp_dtype, loss_scale='dynamic')
-    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)
-                ) if args.amp else nullcontext
+            type='AmpOptimWrapper',
+            dtype=AMP_DTYPES[args.amp],
+            loss_scale='dynamic')
+    return optim_cfg
 
-    mm_train, mm_test = measure_mmvlsm(model, batch, optim_cfg, args, autocast,
-                                       device)
-    release_training_memory(model, device)
+
+def compare(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
+            size: int, device: torch.device) -> None:
+    """mmvlsm against plain PyTorch at ``--batch-size``."""
+    batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
+    optim_cfg = amp_optim_cfg(cfg, args)
+    mm_train, mm_test = measure_mmvlsm(model, batch, optim_cfg, args, device)
     plain_train, plain_test = measure_plain(model, batch, optim_cfg, args,
-                                            autocast, device)
-
-    print(f'config: {args.config}')
-    print(
-        f'device: {device} '
-        f'({torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}), '  # noqa: E501
-        f'batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
-        f'torch {torch.__version__}')
+                                            device)
     print(f'{"":<24}{"mmvlsm":>12}{"plain torch":>14}{"ratio":>8}')
     rows = [
         ('train step (ms)', mm_train['seconds'] * 1e3,
@@ -228,6 +277,139 @@ def main() -> None:
     for name, mm_value, plain_value in rows:
         print(f'{name:<24}{mm_value:>12.1f}{plain_value:>14.1f}'
               f'{mm_value / plain_value:>8.2f}')
+
+
+def sweep(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
+          size: int, device: torch.device) -> List[dict]:
+    """mmvlsm's throughput and peak memory for each of ``--batch-sizes``."""
+    pipeline = pack_pipeline(cfg)
+    optim_cfg = amp_optim_cfg(cfg, args)
+    print(f'{"batch":>6}{"train img/s":>14}{"test img/s":>13}'
+          f'{"train MiB":>12}{"test MiB":>11}')
+    rows = []
+    for batch_size in args.batch_sizes:
+        batch = synthetic_batch(pipeline, batch_size, size)
+        train, test = measure_mmvlsm(model, batch, optim_cfg, args, device)
+        row = dict(
+            batch_size=batch_size,
+            train=batch_size / train['seconds'],
+            test=batch_size / test['seconds'],
+            train_peak=train['peak'],
+            test_peak=test['peak'])
+        rows.append(row)
+        print(f'{batch_size:>6}{row["train"]:>14.1f}{row["test"]:>13.1f}'
+              f'{row["train_peak"]:>12.0f}{row["test_peak"]:>11.0f}')
+    return rows
+
+
+def plot_sweep(rows: List[dict], title: str, out_file: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    sizes = [row['batch_size'] for row in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(sizes, [row['train'] for row in rows], 'o-', label='train')
+    ax.plot(sizes, [row['test'] for row in rows], 's-', label='inference')
+    ax.set_xscale('log', base=2)
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel('batch size')
+    ax.set_ylabel('images / s')
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=120)
+    print(f'plot saved to {out_file}')
+
+
+def time_dataloader(cfg: Config, args: argparse.Namespace) -> None:
+    """Images/s of the real train dataloader for each worker count."""
+    print(f'dataloader over {args.data} (batch {args.batch_size}):')
+    print(f'{"workers":>8}{"images/s":>12}')
+    for workers in args.workers:
+        loader_cfg = cfg.train_dataloader.copy()
+        loader_cfg.update(
+            batch_size=args.batch_size,
+            num_workers=workers,
+            persistent_workers=False,
+            sampler=dict(type='InfiniteSampler', shuffle=True))
+        loader_cfg.dataset.data_root = args.data
+        loader = iter(Runner.build_dataloader(loader_cfg, seed=0))
+        for _ in range(max(args.warmup, 1)):
+            next(loader)
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            next(loader)
+        rate = args.steps * args.batch_size / (time.perf_counter() - start)
+        print(f'{workers:>8}{rate:>12.1f}')
+        del loader
+
+
+def print_profile(model: torch.nn.Module, cfg: Config,
+                  args: argparse.Namespace, size: int,
+                  device: torch.device) -> None:
+    """Top operators (self time) of mmvlsm's train and test steps."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU]
+    sort_by = 'self_cpu_time_total'
+    if device.type == 'cuda':
+        activities.append(ProfilerActivity.CUDA)
+        sort_by = 'self_cuda_time_total'
+    batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
+    optim_wrapper = build_optim_wrapper(model, amp_optim_cfg(cfg, args))
+    model.train()
+
+    def train_step() -> None:
+        model.train_step(batch, optim_wrapper)
+
+    def test_step() -> None:
+        with torch.no_grad(), autocast_fn(args, device)():
+            model.test_step(batch)
+
+    for name, step in (('train step', train_step), ('test step', test_step)):
+        if name == 'test step':
+            model.eval()
+        for _ in range(args.warmup):
+            step()
+        synchronize(device)
+        with profile(activities=activities) as prof:
+            for _ in range(args.steps):
+                step()
+            synchronize(device)
+        print(f'{name}, {args.steps} steps:')
+        print(prof.key_averages().table(sort_by=sort_by, row_limit=12))
+
+
+def main() -> None:
+    args = parse_args()
+    import mmvlsm  # noqa: F401
+    from mmvlsm.registry import MODELS
+    from mmvlsm.utils import bind_prompt_tokenizer
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    bind_prompt_tokenizer(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmvlsm'))
+    size = args.img_size or cfg.get('img_scale', (352, 352))[0]
+    device = torch.device(args.device)
+    print(f'config: {args.config}')
+    print(f'device: {device} ('
+          f'{torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}'  # noqa: E501
+          f'), batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
+          f'torch {torch.__version__}, threads {torch.get_num_threads()}')
+    if args.data:
+        time_dataloader(cfg, args)
+    model = MODELS.build(cfg.model).to(device)
+    if args.profile:
+        print_profile(model, cfg, args, size, device)
+    elif args.batch_sizes:
+        rows = sweep(model, cfg, args, size, device)
+        if args.plot:
+            plot_sweep(rows, f'{cfg.model.type}, {size}x{size}, {device}',
+                       args.plot)
+    else:
+        compare(model, cfg, args, size, device)
 
 
 if __name__ == '__main__':

@@ -9,19 +9,22 @@ from torch import Tensor
 from mmvlsm.registry import MODELS
 
 
-def _stack_tokens(data_samples: Sequence, device: torch.device) -> None:
+def _stack_tokens(data_samples: Sequence, device: torch.device,
+                  trim: bool) -> None:
     """Batch the samples' token ids on the host and move them at once.
 
-    The ids come padded to the pipeline's context length; the batch is
-    trimmed to its longest prompt (``padding='longest'``). Each sample then
-    holds a row view of the batch on ``device``.
+    The ids come padded to the pipeline's context length; with ``trim`` the
+    batch is cut to its longest prompt (``padding='longest'``). Each sample
+    then holds a row view of the batch on ``device``.
     """
     ids = torch.stack([sample.input_ids for sample in data_samples])
     mask = torch.stack([sample.attention_mask for sample in data_samples])
-    # On the host, so no device synchronisation.
-    length = int(mask.sum(1).max())
-    ids = ids[:, :length].to(device, non_blocking=True)
-    mask = mask[:, :length].to(device, non_blocking=True)
+    if trim:
+        # On the host, so no device synchronisation.
+        length = int(mask.sum(1).max())
+        ids, mask = ids[:, :length], mask[:, :length]
+    ids = ids.to(device, non_blocking=True)
+    mask = mask.to(device, non_blocking=True)
     for i, sample in enumerate(data_samples):
         sample.set_data(dict(input_ids=ids[i], attention_mask=mask[i]))
 
@@ -51,6 +54,12 @@ class VLSMDataPreProcessor(BaseDataPreprocessor):
             channel. Defaults to None.
         bgr_to_rgb (bool): Reverse the channels of 3-channel images.
             Defaults to False.
+        trim_tokens (bool): Cut the token batch to its longest prompt.
+            False keeps every batch at ``context_length``, which a compiled
+            train step needs (the tools set it when the config has
+            ``compile``, see
+            :func:`mmvlsm.utils.static_token_shapes_for_compile`).
+            Defaults to True.
         non_blocking (bool): Copy to the device without blocking the host.
             Defaults to True.
     """
@@ -59,8 +68,10 @@ class VLSMDataPreProcessor(BaseDataPreprocessor):
                  mean: Optional[Sequence[Number]] = None,
                  std: Optional[Sequence[Number]] = None,
                  bgr_to_rgb: bool = False,
+                 trim_tokens: bool = True,
                  non_blocking: bool = True) -> None:
         super().__init__(non_blocking=non_blocking)
+        self.trim_tokens = trim_tokens
         if (mean is None) != (std is None):
             raise ValueError('Give both `mean` and `std` to normalise, or '
                              'neither.')
@@ -83,6 +94,8 @@ class VLSMDataPreProcessor(BaseDataPreprocessor):
                 '; resize them to the model input size in the pipeline.')
         return torch.stack(self.cast_data(list(inputs)))
 
+    # Host-side batching: nothing for torch.compile to gain here.
+    @torch.compiler.disable
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Batch, move and normalise ``data``.
 
@@ -98,7 +111,7 @@ class VLSMDataPreProcessor(BaseDataPreprocessor):
         data_samples = data.get('data_samples')
         if data_samples and all('input_ids' in sample
                                 for sample in data_samples):
-            _stack_tokens(data_samples, self.device)
+            _stack_tokens(data_samples, self.device, self.trim_tokens)
         inputs = self._stack_images(data['inputs'])
         if self.bgr_to_rgb and inputs.size(1) == 3:
             inputs = inputs.flip(1)

@@ -135,6 +135,9 @@ class TextPromptedSegmentor(BaseSegmentor):
             inspect.signature(cls).parameters['context_length'].default)
         return model_cfg.get('tokenizer'), context_length
 
+    # Host-side work (strings, per-sample metadata) that torch.compile
+    # would only break its graph on.
+    @torch.compiler.disable
     def tokenize(self, data_samples: OptSampleList,
                  device: torch.device) -> Tuple[Tensor, Tensor]:
         """Token ids of a batch's prompts.
@@ -192,10 +195,17 @@ class TextPromptedSegmentor(BaseSegmentor):
     def _check_pipeline_tokens(self, data_samples: SampleList,
                                input_ids: Tensor,
                                attention_mask: Tensor) -> None:
-        """Fail if the pipeline's tokens differ from this model's."""
+        """Fail if the pipeline's tokens differ from this model's.
+
+        The pipeline's batch may be longer (not trimmed to the longest
+        prompt); the extra columns must then be padding.
+        """
         ids, mask = self._tokenize_texts(data_samples, input_ids.device)
-        if not (ids.shape == input_ids.shape and torch.equal(ids, input_ids)
-                and torch.equal(mask, attention_mask)):
+        length = ids.shape[1]
+        if not (input_ids.shape[1] >= length
+                and torch.equal(ids, input_ids[:, :length])
+                and torch.equal(mask, attention_mask[:, :length])
+                and not attention_mask[:, length:].any()):
             raise ValueError(
                 'The token ids from the data pipeline (TokenizePrompt) differ '
                 f"from {type(self).__name__}'s tokenizer for the prompts "
@@ -272,6 +282,7 @@ class TextPromptedSegmentor(BaseSegmentor):
         """Return the raw logits of shape (B, 1, h, w)."""
         return self.encode_decode(inputs, data_samples)
 
+    @torch.compiler.disable
     def postprocess_result(self, seg_logits: Tensor,
                            data_samples: SampleList) -> SampleList:
         """Resize logits to the original images and threshold them.

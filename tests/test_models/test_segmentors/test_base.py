@@ -8,6 +8,7 @@ from mmseg.structures import SegDataSample
 
 from mmvlsm.models import (SigmoidBCELoss, SoftDiceLoss, TextPromptedSegmentor,
                            openai_clip_tokenizer)
+from mmvlsm.models.segmentors.base import FLIP_DIMS
 
 
 class ToySegmentor(TextPromptedSegmentor):
@@ -112,3 +113,51 @@ def test_invalid_samples():
     padded = _samples(['cat'], 8, (8, 8), img_padding_size=[0, 2, 0, 0])
     with pytest.raises(ValueError, match='Padded inputs'):
         model.predict(inputs, padded)
+
+
+def test_grouped_postprocessing_equals_one_image_at_a_time():
+    """Samples of several sizes and flips, interleaved in one batch."""
+    model = ToySegmentor(test_cfg=dict(threshold=0.3))
+    metas = [
+        dict(ori_shape=(10, 7)),
+        dict(ori_shape=(12, 12), flip=True, flip_direction='horizontal'),
+        dict(ori_shape=(10, 7)),
+        dict(ori_shape=(10, 7), flip=True, flip_direction='vertical'),
+        dict(ori_shape=(12, 12), flip=True, flip_direction='horizontal'),
+    ]
+    samples = [SegDataSample(metainfo=dict(text='cat', **m)) for m in metas]
+    logits = torch.randn(5, 1, 4, 4)
+    results = model.postprocess_result(logits, samples)
+    for logit, meta, result in zip(logits, metas, results):
+        if meta.get('flip'):
+            logit = logit.flip(FLIP_DIMS[meta['flip_direction']])
+        expected = F.interpolate(
+            logit[None], size=meta['ori_shape'], mode='bilinear')[0]
+        assert torch.equal(result.seg_logits.data, expected)
+        assert torch.equal(result.pred_sem_seg.data,
+                           (expected.sigmoid() > 0.3).long())
+
+
+@pytest.mark.parametrize('threshold', [0, 1, 1.5])
+def test_threshold_outside_the_open_unit_interval_is_refused(threshold):
+    model = ToySegmentor(test_cfg=dict(threshold=threshold))
+    samples = _samples(['cat'], 8, (8, 8), with_gt=False)
+    with pytest.raises(ValueError, match='strictly between 0 and 1'):
+        model.predict(torch.randn(1, 3, 8, 8), samples)
+
+
+def test_tokens_stored_in_samples_are_used():
+    model = ToySegmentor(context_length=4)
+    samples = _samples(['a photo of a cat', 'cat'], 8, (8, 8))
+    ids = torch.tensor([[49406, 320, 1125, 49407], [49406, 2368, 49407,
+                                                    49407]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    for sample, row, row_mask in zip(samples, ids, mask):
+        sample.set_data(dict(input_ids=row, attention_mask=row_mask))
+    got_ids, got_mask = model.tokenize(samples, torch.device('cpu'))
+    assert torch.equal(got_ids, ids) and torch.equal(got_mask, mask)
+    # Text and tokens disagreeing is caught (on the first batch).
+    samples[1].set_metainfo(dict(text='dog'))
+    model._pipeline_tokens_checked = False
+    with pytest.raises(ValueError, match='TokenizePrompt'):
+        model.tokenize(samples, torch.device('cpu'))

@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+from mmengine.dataset import Compose, default_collate
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
@@ -94,6 +95,86 @@ def test_logits_equal_transformers(config, size, tmp_path, tokenizer):
     assert torch.allclose(logits[:, 0], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    'config', [TINY, TINY_COMPLEX], ids=['simple', 'complex'])
+def test_sdpa_equals_eager_attention(config, tmp_path, tokenizer):
+    _save_tiny(config, tmp_path, tokenizer)
+    sdpa = CLIPSeg(pretrained=str(tmp_path)).eval()
+    eager = CLIPSeg(pretrained=str(tmp_path), attn_implementation='eager')
+    for model, kind in ((sdpa, 'sdpa'), (eager, 'eager')):
+        assert model.hf_config._attn_implementation == kind
+        assert model.text_model.config._attn_implementation == kind
+        assert model.vision_model.config._attn_implementation == kind
+    pixel_values = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = eager.eval()(pixel_values, _samples(TEXTS), mode='tensor')
+        logits = sdpa(pixel_values, _samples(TEXTS), mode='tensor')
+    # fp32 round-off of a differently ordered reduction, nothing more.
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+
+
+def _pipeline_batch(texts, tokenizer_cfg, context_length):
+    """A batch as the dataloader gives it, tokenised in the pipeline."""
+    pipeline = Compose([
+        dict(
+            type='TokenizePrompt',
+            tokenizer=tokenizer_cfg,
+            context_length=context_length),
+        dict(type='PackVLSMInputs'),
+    ])
+    generator = torch.Generator().manual_seed(0)
+    items = [
+        pipeline(
+            dict(
+                img=torch.randint(
+                    0, 256, (32, 32, 3), generator=generator,
+                    dtype=torch.uint8).numpy(),
+                img_shape=(32, 32),
+                ori_shape=(40, 36),
+                text=text)) for text in texts
+    ]
+    return default_collate(items)
+
+
+def test_pipeline_tokens_give_the_logits_of_raw_text(tiny_dir):
+    init_default_scope('mmvlsm')
+    model = MODELS.build(
+        dict(
+            type='CLIPSeg',
+            pretrained=tiny_dir,
+            context_length=10,
+            data_preprocessor=dict(
+                type='VLSMDataPreProcessor', mean=MEAN, std=STD))).eval()
+    texts = TEXTS + ['a much longer prompt that will be cut at ten tokens']
+    batch = _pipeline_batch(texts, tiny_dir, 10)
+    assert all('input_ids' in s for s in batch['data_samples'])
+    raw = copy.deepcopy(batch)
+    for sample in raw['data_samples']:
+        del sample.input_ids
+        del sample.attention_mask
+    with torch.no_grad():
+        tokenised = model.test_step(batch)
+        from_text = model.test_step(raw)
+    # The pipeline's ids reach the model, trimmed to the longest prompt.
+    ids, _ = model.tokenize(
+        model.data_preprocessor(batch)['data_samples'], torch.device('cpu'))
+    assert ids.shape == (3, 10)
+    for a, b in zip(tokenised, from_text):
+        assert a.seg_logits.data.shape == (1, 40, 36)
+        assert torch.equal(a.seg_logits.data, b.seg_logits.data)
+        assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+
+
+def test_pipeline_with_another_tokenizer_is_refused(tiny_dir):
+    model = CLIPSeg(pretrained=tiny_dir, context_length=77)
+    # Same vocabulary, other context length: the long prompt differs.
+    batch = _pipeline_batch(
+        ['a much longer prompt that will be cut at five tokens'],
+        dict(type='openai_bpe'), 5)
+    with pytest.raises(ValueError, match='differ from CLIPSeg'):
+        model.test_step(batch)
+
+
 def _train_one_step(model):
     """Return the parameters before and after one SGD step, and the names
     of the parameters that got a gradient."""
@@ -167,11 +248,10 @@ def test_segmentor_api():
             losses=[dict(type='SoftDiceLoss'),
                     dict(type='SigmoidBCELoss')],
             data_preprocessor=dict(
-                type='SegDataPreProcessor',
+                type='VLSMDataPreProcessor',
                 mean=MEAN,
                 std=STD,
-                bgr_to_rgb=True,
-                size=(32, 32)),
+                bgr_to_rgb=True),
             test_cfg=dict(threshold=0.5)))
     images = [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)] * 2
     data = dict(inputs=images, data_samples=_samples(TEXTS, 32))
