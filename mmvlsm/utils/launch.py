@@ -8,7 +8,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
-from .config import bind_prompt_tokenizer, static_token_shapes_for_compile
+from .config import (bind_prompt_tokenizer,
+                     static_token_shapes_for_compile)
 
 
 def add_launch_args(parser: ArgumentParser) -> None:

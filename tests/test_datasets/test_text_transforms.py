@@ -19,9 +19,7 @@ def _results(text='a photo of a cat'):
 def test_tokenize_pads_to_context_length_and_truncates():
     step = TokenizePrompt(tokenizer=dict(type='openai_bpe'), context_length=6)
     out = step(_results())
-    assert out['input_ids'].tolist() == [
-        49406, 320, 1125, 539, 320, 49407
-    ]
+    assert out['input_ids'].tolist() == [49406, 320, 1125, 539, 320, 49407]
     assert out['attention_mask'].tolist() == [1, 1, 1, 1, 1, 1]
     out = step(_results('cat'))
     assert out['input_ids'].tolist() == [49406, 2368, 49407] + [49407] * 3

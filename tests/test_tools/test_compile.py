@@ -7,8 +7,8 @@ from .conftest import QUICKSTART_CONFIG, run_tool, tiny_run_options
 
 def _losses(log):
     return [
-        float(v) for v in re.findall(r'Iter\(train\) \[\d/3\].* loss: (\S+)',
-                                     log)
+        float(v)
+        for v in re.findall(r'Iter\(train\) \[\d/3\].* loss: (\S+)', log)
     ]
 
 

@@ -28,8 +28,7 @@ def test_pooled_datasets_get_the_pretrained_tokenizer():
                  'clipseg-rd64-refined_1xb128_kvasir-polyp-352x352.py'))
     cfg.merge_from_dict(dict(model=dict(context_length=20)))
     cfg.train_dataloader.dataset = dict(
-        type='ConcatDataset',
-        datasets=[cfg.train_dataloader.dataset] * 2)
+        type='ConcatDataset', datasets=[cfg.train_dataloader.dataset] * 2)
     steps = _tokenize_steps(bind_prompt_tokenizer(cfg))
     assert len(steps) == 4
     for step in steps:
@@ -53,8 +52,8 @@ def test_explicit_settings_are_kept_and_defaults_come_from_the_class():
 
 
 def _optim_cfg(**wrapper):
-    return Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD'),
-                                          **wrapper)))
+    return Config(
+        dict(optim_wrapper=dict(optimizer=dict(type='SGD'), **wrapper)))
 
 
 @pytest.mark.parametrize('flag,dtype', [('fp16', 'float16'),
@@ -70,8 +69,10 @@ def test_amp_dtype(flag, dtype):
 def test_amp_auto_picks_bf16_only_where_supported(monkeypatch):
     for supported, dtype in ((True, 'bfloat16'), (False, 'float16')):
         monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-        monkeypatch.setattr(torch.cuda, 'is_bf16_supported',
-                            lambda supported=supported: supported)
+        monkeypatch.setattr(
+            torch.cuda,
+            'is_bf16_supported',
+            lambda supported=supported: supported)
         cfg = _optim_cfg()
         enable_amp(cfg)
         assert cfg.optim_wrapper.dtype == dtype

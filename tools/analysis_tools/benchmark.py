@@ -27,7 +27,7 @@ Further modes:
 Example::
 
     python tools/analysis_tools/benchmark.py \\
-        configs/clipseg/clipseg-vit-b16-rd64-scratch_1xb128_kvasir-polyp-352x352.py \\
+        configs/clipseg/clipseg-rd64-refined_1xb128_kvasir-polyp-352x352.py \\
         --batch-size 4 --amp bf16
 """
 import argparse
@@ -210,8 +210,7 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
         params,
         lr=optim_cfg.optimizer.get('lr', 1e-4),
         weight_decay=optim_cfg.optimizer.get('weight_decay', 0.0))
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=args.amp == 'fp16')
+    scaler = torch.amp.GradScaler(device.type, enabled=args.amp == 'fp16')
     autocast = autocast_fn(args, device)
 
     def forward() -> torch.Tensor:
@@ -394,10 +393,11 @@ def main() -> None:
     size = args.img_size or cfg.get('img_scale', (352, 352))[0]
     device = torch.device(args.device)
     print(f'config: {args.config}')
-    print(f'device: {device} ('
-          f'{torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}'  # noqa: E501
-          f'), batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
-          f'torch {torch.__version__}, threads {torch.get_num_threads()}')
+    print(
+        f'device: {device} ('
+        f'{torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}'  # noqa: E501
+        f'), batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
+        f'torch {torch.__version__}, threads {torch.get_num_threads()}')
     if args.data:
         time_dataloader(cfg, args)
     model = MODELS.build(cfg.model).to(device)

@@ -80,10 +80,9 @@ class TokenizePrompt(BaseTransform):
             return results
         text = results.get('text')
         if not isinstance(text, str):
-            raise ValueError(
-                f'TokenizePrompt needs the prompt as a string in '
-                f'results["text"], got {text!r} for '
-                f'{results.get("img_path", "an unnamed image")}')
+            raise ValueError(f'TokenizePrompt needs the prompt as a string in '
+                             f'results["text"], got {text!r} for '
+                             f'{results.get("img_path", "an unnamed image")}')
         tokens = self.tokenizer(
             text,
             padding='max_length',

@@ -153,7 +153,10 @@ class DiceIoUMetric(BaseMetric):
                     f'{tuple(gt.shape)}; predictions must be resized to the '
                     'original image size (ori_shape) before evaluation.')
             # Counted where the prediction lives; nothing waits for them yet.
-            counts.append(torch.stack([(pred & gt).sum(), pred.sum(), gt.sum()]))
+            counts.append(
+                torch.stack([(pred & gt).sum(),
+                             pred.sum(),
+                             gt.sum()]))
             records.append(
                 dict(
                     mask_name=mask_name,
@@ -167,9 +170,9 @@ class DiceIoUMetric(BaseMetric):
         if not records:
             return
         # One copy to the host per batch: three integers per image.
-        for record, (intersect, pred_area, gt_area) in zip(
-                records,
-                torch.stack(counts).cpu().tolist()):
+        for record, (intersect, pred_area,
+                     gt_area) in zip(records,
+                                     torch.stack(counts).cpu().tolist()):
             record.update(
                 intersect=intersect, pred_area=pred_area, gt_area=gt_area)
             self.results.append(record)

@@ -120,5 +120,4 @@ class VLSMDataPreProcessor(BaseDataPreprocessor):
         inputs = inputs.to(torch.float32, copy=True)
         if self._enable_normalize:
             inputs = inputs.sub_(self.mean).div_(self.std)
-        return dict(
-            inputs=inputs, data_samples=self.cast_data(data_samples))
+        return dict(inputs=inputs, data_samples=self.cast_data(data_samples))

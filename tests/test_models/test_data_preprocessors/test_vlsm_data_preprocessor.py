@@ -54,8 +54,9 @@ def test_tokens_are_trimmed_to_the_longest_prompt():
 
 def test_float_input_is_not_changed_in_place():
     inputs = torch.full((1, 3, 2, 2), 200.0)
-    out = VLSMDataPreProcessor(mean=MEAN, std=STD)(
-        dict(inputs=inputs, data_samples=None))
+    out = VLSMDataPreProcessor(
+        mean=MEAN, std=STD)(
+            dict(inputs=inputs, data_samples=None))
     assert torch.all(inputs == 200.0)
     assert not torch.equal(out['inputs'], inputs)
 

@@ -134,8 +134,8 @@ def test_grouped_postprocessing_equals_one_image_at_a_time():
         expected = F.interpolate(
             logit[None], size=meta['ori_shape'], mode='bilinear')[0]
         assert torch.equal(result.seg_logits.data, expected)
-        assert torch.equal(result.pred_sem_seg.data,
-                           (expected.sigmoid() > 0.3).long())
+        assert torch.equal(result.pred_sem_seg.data, (expected.sigmoid()
+                                                      > 0.3).long())
 
 
 @pytest.mark.parametrize('threshold', [0, 1, 1.5])

@@ -127,7 +127,9 @@ def _pipeline_batch(texts, tokenizer_cfg, context_length):
         pipeline(
             dict(
                 img=torch.randint(
-                    0, 256, (32, 32, 3), generator=generator,
+                    0,
+                    256, (32, 32, 3),
+                    generator=generator,
                     dtype=torch.uint8).numpy(),
                 img_shape=(32, 32),
                 ori_shape=(40, 36),
