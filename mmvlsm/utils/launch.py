@@ -56,8 +56,8 @@ def load_launch_config(args: Namespace) -> Config:
     config's ``work_dir`` > ``./work_dirs/<config name>``, as mmseg does),
     gives the pipelines' ``TokenizePrompt`` steps the model's tokenizer
     (:func:`bind_prompt_tokenizer`), keeps token shapes static under
-    ``compile`` (:func:`static_token_shapes_for_compile`) and prepares CPU-only distributed runs
-    (see :func:`setup_cpu_distributed`).
+    ``compile`` (:func:`static_token_shapes_for_compile`) and prepares
+    CPU-only distributed runs (see :func:`setup_cpu_distributed`).
 
     Args:
         args (Namespace): Parsed arguments with ``config``, ``cfg_options``,
