@@ -200,11 +200,12 @@ class LoadBinaryMask(BaseTransform):
        foreground when any channel is > 0 (or, with ``mask_labels``, the
        maximum is the label). A warning names the first such file. A grey
        mask saved as RGB (equal channels) is simply grey.
-    2. JPEG (by content, not name): compression spreads the values, so
-       pixels above half the mask's maximum are foreground: a 0/255 mask
-       gives back its object, and so does a 0/1 mask up to the pixels that
-       compression moved. A warning names the first JPEG mask; re-save masks
-       losslessly (PNG) from their source to avoid it.
+    2. JPEG (by content, not name): compression spreads the values, so the
+       mask is split by Otsu's threshold (the one that best separates its
+       two groups of values): a 0/255 mask gives back its object, and so
+       does a 0/1 mask (values 0..2 after compression) up to the edge
+       pixels that compression moved. A warning names the first JPEG mask;
+       re-save masks losslessly (PNG) from their source to avoid it.
     3. ``mask_labels`` set: pixels whose value is one of them are
        foreground, every other value is background (a label map).
     4. Otherwise the mask must hold at most two values, 0 and one other
@@ -272,14 +273,17 @@ class LoadBinaryMask(BaseTransform):
             self._warn_once(
                 'jpeg',
                 f'Mask {path} is a JPEG: lossy compression changes mask '
-                'values, so pixels above half its maximum are taken as '
-                'foreground (also for further JPEG masks). A 0/1 mask '
-                'saved as JPEG may lose or gain pixels at its edges; save '
-                'masks as PNG. See docs/input_formats.md.')
+                "values, so it is split by Otsu's threshold (also further "
+                'JPEG masks). A 0/1 mask saved as JPEG may lose or gain '
+                'pixels at its edges; save masks as PNG. See '
+                'docs/input_formats.md.')
         if self.mask_labels is not None:
             return np.isin(mask, self.mask_labels)
         if is_jpeg:
-            return mask.astype(np.float64) * 2 > mask.max()
+            # JPEG masks are 8-bit; Otsu gives 0 for a constant mask.
+            threshold, _ = cv2.threshold(mask, 0, 1,
+                                         cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            return mask > threshold
         values = np.unique(mask)
         if len(values) > 2 or (len(values) == 2 and values[0] != 0):
             shown = values[:8].tolist()
