@@ -51,7 +51,9 @@ def main() -> None:
 
     runner = Runner.from_cfg(cfg)
     # Loaded strictly (the Runner's `load_from` is lenient): a checkpoint of
-    # another model must not be evaluated with half its weights random.
+    # another model must not be evaluated with half its weights random. A
+    # file that cannot be read fails before, with its own message (see
+    # mmvlsm.utils.load_from_local).
     try:
         runner.load_checkpoint(args.checkpoint, strict=True)
     except RuntimeError as err:

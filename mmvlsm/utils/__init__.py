@@ -1,5 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .checkpoint import allow_mmengine_checkpoint_globals
+from .checkpoint import (allow_mmengine_checkpoint_globals,
+                         install_checkpoint_loader, load_from_local)
 from .mmcv_compat import install_mmcv_ops_fallback
 
-__all__ = ['allow_mmengine_checkpoint_globals', 'install_mmcv_ops_fallback']
+__all__ = [
+    'allow_mmengine_checkpoint_globals', 'install_checkpoint_loader',
+    'install_mmcv_ops_fallback', 'load_from_local'
+]
