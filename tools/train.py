@@ -2,13 +2,11 @@
 import argparse
 
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
 # checkpoint types (see mmvlsm/__init__.py).
-from mmvlsm.registry import RUNNERS
-from mmvlsm.utils.launch import (add_launch_args, load_launch_config,
-                                 parse_launch_args)
+from mmvlsm.utils.launch import (add_launch_args, build_runner,
+                                 load_launch_config, parse_launch_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,9 +53,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    runner = (
-        Runner.from_cfg(cfg)
-        if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg, quiet=args.quiet)
     runner.train()
 
 
