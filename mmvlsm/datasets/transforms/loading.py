@@ -68,7 +68,8 @@ def to_uint8(img: np.ndarray,
         if not (0 <= low and high <= 1):  # also False for NaN
             raise ValueError(
                 f'{name} is a {img.dtype} array with values in [{low}, '
-                f'{high}]; float images must lie in [0, 1] (1 = white)')
+                f'{high}]; float images must lie in [0, 1] (1 = white), '
+                'uint8 ones in 0..255')
         return np.round(img * 255).astype(np.uint8)
     raise ValueError(f'{name} has dtype {img.dtype}; images must be uint8, '
                      'uint16 or float in [0, 1]')
