@@ -86,8 +86,11 @@ def output_names(samples: Sequence[dict], suffix: str = '.png') -> List[str]:
     - When one name is shared by samples that differ in prompt (the same
       mask scored under several prompts, or ``a.jpg`` and ``a.png``), each
       gets the prompt key: ``a_p1.png``, ``a_p2.png``; if the keys do not
-      tell them apart, a number: ``a_1.png``, ``a_2.png``. Samples equal in
-      dataset, mask name, prompt key and text share their file.
+      tell them apart, a number: ``a_1.png``, ``a_2.png``, in the order of
+      their prompt texts (names must not depend on the order in which the
+      samples arrive, which differs between the ranks' overlays and the
+      metric). Samples equal in dataset, mask name, prompt key and text
+      share their file.
 
     Args:
         samples (Sequence[dict]): Each with ``mask_name`` and optionally
@@ -116,7 +119,7 @@ def output_names(samples: Sequence[dict], suffix: str = '.png') -> List[str]:
         if len(members) == 1:
             names[members[0]] = base + suffix
             continue
-        # Sorted, so that the names do not depend on the order of samples.
+        # Sorted, so that the names do not depend on the sample order.
         members.sort(key=lambda identity: tuple(map(str, identity)))
         keys = [str(identity[2]) for identity in members]
         if len(set(keys)) < len(keys):
