@@ -110,8 +110,8 @@ def prepare_image(img: ImageInput,
     else:
         raise TypeError(
             f'inference_model takes {ACCEPTED}; got {type(img).__name__}')
-    if not (array.ndim == 2 or array.ndim == 3
-            and array.shape[2] in (1, 3, 4)) or array.size == 0:
+    if not (array.ndim == 2 or array.ndim == 3 and array.shape[2] in
+            (1, 3, 4)) or array.size == 0:
         raise ValueError(f'inference_model takes {ACCEPTED}; got a {name} of '
                          f'shape {array.shape}')
     if array.ndim == 3:

@@ -66,8 +66,8 @@ def parse_option_value(text: str) -> Any:
         return text[1:-1]
     if len(text) >= 2 and text[0] + text[-1] in ('()', '[]'):
         inner = text[1:-1]
-        items = [parse_option_value(item) for item in _split_items(inner)
-                 ] if inner.strip() else []
+        items = [parse_option_value(item)
+                 for item in _split_items(inner)] if inner.strip() else []
         return tuple(items) if text[0] == '(' else items
     items = _split_items(text)
     if len(items) > 1:
@@ -134,11 +134,11 @@ def _builder_arguments(node: dict, path: str) -> Optional[List[str]]:
         builder = node.get('type')
         if isinstance(builder, str):
             with DefaultScope.overwrite_default_scope('mmvlsm'):
-                found = (registry.get(builder)
-                         for registry in vars(registries).values()
-                         if isinstance(registry, Registry))
-                builder = next((obj for obj in found if obj is not None),
-                               None)
+                found = (
+                    registry.get(builder)
+                    for registry in vars(registries).values()
+                    if isinstance(registry, Registry))
+                builder = next((obj for obj in found if obj is not None), None)
     if not callable(builder):
         return []
     parameters = inspect.signature(builder).parameters.values()

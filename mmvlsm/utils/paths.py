@@ -43,8 +43,9 @@ def safe_relative_path(name: str) -> Tuple[str, bool]:
         tuple[str, bool]: The relative path and whether ``name`` escaped.
     """
     normalized = posixpath.normpath(name)
-    escaped = (posixpath.isabs(normalized) or normalized == '..'
-               or normalized.startswith('../'))
+    escaped = (
+        posixpath.isabs(normalized) or normalized == '..'
+        or normalized.startswith('../'))
     if escaped:
         parts = [p for p in normalized.split('/') if p not in ('', '.', '..')]
         normalized = posixpath.join(ESCAPED_DIR, *(parts or ['unnamed']))
@@ -112,8 +113,10 @@ def output_names(samples: Sequence[dict], suffix: str = '.png') -> List[str]:
         if identity not in members:
             members.append(identity)
 
-    taken = {base + suffix for base, members in groups.items()
-             if len(members) == 1}
+    taken = {
+        base + suffix
+        for base, members in groups.items() if len(members) == 1
+    }
     names = {}
     for base, members in groups.items():
         if len(members) == 1:

@@ -70,7 +70,8 @@ def test_accepted_image_forms_are_converted(model, tmp_path):
     # Float in [0, 1] is on the 0..255 scale after x255.
     torch.testing.assert_close(_logits(model, bgr / 255.), reference)
     torch.testing.assert_close(
-        _logits(model, bgr.astype(np.float32) / 255), reference)
+        _logits(model,
+                bgr.astype(np.float32) / 255), reference)
     # Grey arrays (2D or one channel) and PIL 'L' equal their BGR copies.
     grey_bgr = _logits(model, np.dstack([grey] * 3))
     for form in (grey, grey[..., None], Image.fromarray(grey)):

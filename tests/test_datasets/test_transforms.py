@@ -92,14 +92,16 @@ def test_label_map_needs_mask_labels(tmp_path):
     labels[:, 40:] = 2
     path = tmp_path / 'labels.png'
     cv2.imwrite(str(path), labels)
-    with pytest.raises(ValueError, match=r'labels\.png holds 3 values '
-                       r'\[0, 1, 2\].*mask_labels'):
+    with pytest.raises(
+            ValueError,
+            match=r'labels\.png holds 3 values '
+            r'\[0, 1, 2\].*mask_labels'):
         _load_mask(path)
     loader = TRANSFORMS.build(dict(type='LoadBinaryMask', mask_labels=[2]))
     gt = loader(dict(seg_map_path=str(path)))['gt_seg_map']
     np.testing.assert_array_equal(gt, labels == 2)
-    gt = LoadBinaryMask(mask_labels=[1, 2])(dict(
-        seg_map_path=str(path)))['gt_seg_map']
+    gt = LoadBinaryMask(mask_labels=[1, 2])(
+        dict(seg_map_path=str(path)))['gt_seg_map']
     np.testing.assert_array_equal(gt, labels > 0)
     # Two values without a 0 background are no binary mask either.
     cv2.imwrite(str(path), labels + 1)

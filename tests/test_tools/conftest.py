@@ -59,7 +59,6 @@ def toy_root(tmp_path_factory):
 @pytest.fixture(scope='session')
 def untrained_checkpoint(tmp_path_factory):
     """Weights of the quickstart model as built, saved as a checkpoint."""
-    import mmvlsm  # noqa: F401
     from mmengine.runner import save_checkpoint
 
     from mmvlsm.apis import init_model

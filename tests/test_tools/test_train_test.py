@@ -211,19 +211,21 @@ def test_test_outputs_stay_inside_and_apart(toy_root, untrained_checkpoint,
 
     # Nothing in the data changed; every file went to out/, show/, work/.
     assert _files(data) == before
-    assert {p.name for p in tmp_path.iterdir()} == {
-        'data', 'out', 'show', 'work'
-    }
+    assert {p.name
+            for p in tmp_path.iterdir()} == {'data', 'out', 'show', 'work'}
     expected = [
         '_outside/' + str(data / 'masks' / 'test_0000.png').lstrip('/'),
-        '_outside/masks/test_0001.png', 'a/x.png', 'b/x.png',
+        '_outside/masks/test_0001.png',
+        'a/x.png',
+        'b/x.png',
         # Same prompt key: numbered in the order of the prompt texts.
-        'test_0004_2.png', 'test_0004_1.png'
+        'test_0004_2.png',
+        'test_0004_1.png'
     ]
     with open(out_dir / 'per_image_metrics.csv', newline='') as f:
         rows = list(csv.DictReader(f))
-    assert [row['mask_name'] for row in rows
-            ] == [r['mask_name'] for r in records]
+    assert [row['mask_name']
+            for row in rows] == [r['mask_name'] for r in records]
     assert [row['output_file'] for row in rows] == expected
     assert sorted(_files(out_dir)) == sorted(expected +
                                              ['per_image_metrics.csv'])

@@ -48,8 +48,8 @@ def test_output_names():
     ]
     # Several datasets: a folder each.
     assert output_names([_sample('a.png'),
-                         _sample('a.png', 'busi')]) == ['kvasir/a.png',
-                                                        'busi/a.png']
+                         _sample('a.png',
+                                 'busi')]) == ['kvasir/a.png', 'busi/a.png']
 
 
 def test_output_names_do_not_depend_on_order():

@@ -129,10 +129,7 @@ class LoadCheckedImageFromFile(LoadImageFromFile):
         imdecode_backend (str): Only ``'cv2'``. Defaults to 'cv2'.
     """
 
-    def __init__(self,
-                 *args,
-                 depth_scaling: str = 'range',
-                 **kwargs) -> None:
+    def __init__(self, *args, depth_scaling: str = 'range', **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if self.color_type not in ('color', 'grayscale'):
             raise ValueError("color_type must be 'color' or 'grayscale', got "
@@ -165,8 +162,7 @@ class LoadCheckedImageFromFile(LoadImageFromFile):
             else:
                 content = fileio.get(filename, backend_args=self.backend_args)
             img = to_uint8(
-                decode_image(content, filename), self.depth_scaling,
-                filename)
+                decode_image(content, filename), self.depth_scaling, filename)
         except (FileNotFoundError, ValueError) as err:
             if self.ignore_empty:
                 return None
@@ -325,8 +321,7 @@ class LoadBinaryMask(BaseTransform):
                 f'its image {img_path} is '
                 f'{ori_shape[0]}x{ori_shape[1]}; a mask must have the size '
                 'of its image')
-        foreground = self._binarize(mask, path,
-                                    content.startswith(JPEG_MAGIC))
+        foreground = self._binarize(mask, path, content.startswith(JPEG_MAGIC))
         results['gt_seg_map'] = foreground.astype(np.uint8)
         seg_fields = results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in seg_fields:

@@ -227,18 +227,19 @@ class DiceIoUMetric(BaseMetric):
                        iou: np.ndarray) -> None:
         """Name the saved masks and write ``per_image_metrics.csv``."""
         mkdir_or_exist(self.output_dir)
-        names = move_to_output_names(
-            self.output_dir, [r['partial_file'] for r in results], results)
+        names = move_to_output_names(self.output_dir,
+                                     [r['partial_file'] for r in results],
+                                     results)
         csv_file = path_inside(self.output_dir, 'per_image_metrics.csv')
         with open(csv_file, 'w', newline='') as f:
             writer = csv.writer(f)
             writer.writerow(('mask_name', 'output_file', 'dataset_name',
                              'prompt_key', 'text', 'dice', 'iou'))
             for record, name, d, i in zip(results, names, dice, iou):
-                writer.writerow((record['mask_name'], name,
-                                 record['dataset_name'], record['prompt_key'],
-                                 record['text'], f'{d * 100:.4f}',
-                                 f'{i * 100:.4f}'))
+                writer.writerow(
+                    (record['mask_name'], name, record['dataset_name'],
+                     record['prompt_key'], record['text'], f'{d * 100:.4f}',
+                     f'{i * 100:.4f}'))
         print_log(
             f'predicted masks and {csv_file} saved to {self.output_dir}',
             logger='current')

@@ -179,8 +179,8 @@ def test_overlays_keep_apart_and_inside(tmp_path):
     assert not (tmp_path / 'gt.png').exists()
     assert not (tmp_path.parent / 'up.png').exists()
     # The overlays differ: neither overwrote the other.
-    assert (cv2.imread(str(out_dir / 'a_p1.png')) !=
-            cv2.imread(str(out_dir / 'a_p2.png'))).any()
+    assert (cv2.imread(str(out_dir / 'a_p1.png'))
+            != cv2.imread(str(out_dir / 'a_p2.png'))).any()
 
 
 def _banner(tmp_path, text):

@@ -244,8 +244,8 @@ def test_escaping_mask_names_stay_inside_output_dir(tmp_path):
     assert sorted(p.name for p in gt_dir.iterdir()) == ['gt.png']
     rows = _csv_rows(out_dir)
     absolute = '_outside/' + str(gt_dir / 'gt.png').lstrip('/')
-    assert [row['output_file'] for row in rows
-            ] == [absolute, '_outside/masks/gt.png', 'c.png']
+    assert [row['output_file']
+            for row in rows] == [absolute, '_outside/masks/gt.png', 'c.png']
     assert rows[0]['mask_name'] == str(gt_dir / 'gt.png')
     for row, pred in zip(rows, (PRED_C, PRED_A, EMPTY)):
         saved = cv2.imread(
