@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import posixpath
 from collections import OrderedDict
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -76,6 +76,28 @@ def path_inside(root: str, relative: str) -> str:
     return path
 
 
+def output_keys(sample: Mapping) -> Dict[str, str]:
+    """What :func:`output_names` needs of a model output.
+
+    Args:
+        sample (Mapping): A ``SegDataSample`` or its ``to_dict()``, with
+            ``img_path`` and optionally ``mask_name``, ``dataset_name``,
+            ``prompt_key`` and ``text``.
+
+    Returns:
+        dict[str, str]: ``mask_name`` (the base name of ``img_path`` if
+        missing), ``dataset_name`` ('unknown' if missing), ``prompt_key``
+        and ``text`` ('' if missing).
+    """
+    mask_name = sample.get('mask_name')
+    return dict(
+        mask_name=mask_name if mask_name is not None else osp.basename(
+            sample.get('img_path')),
+        dataset_name=sample.get('dataset_name', 'unknown'),
+        prompt_key=sample.get('prompt_key', ''),
+        text=sample.get('text', ''))
+
+
 def output_names(samples: Sequence[dict], suffix: str = '.png') -> List[str]:
     """Distinct relative output paths, one per sample, in order.
 
@@ -94,16 +116,16 @@ def output_names(samples: Sequence[dict], suffix: str = '.png') -> List[str]:
       share their file.
 
     Args:
-        samples (Sequence[dict]): Each with ``mask_name`` and optionally
-            ``dataset_name``, ``prompt_key`` and ``text``.
+        samples (Sequence[dict]): Each with the keys of
+            :func:`output_keys`.
         suffix (str): Extension of the written files. Defaults to '.png'.
 
     Returns:
         list[str]: Relative paths, ``/``-separated.
     """
-    several_datasets = len({s.get('dataset_name') for s in samples}) > 1
-    identities = [(s.get('dataset_name'), s['mask_name'], s.get('prompt_key'),
-                   s.get('text')) for s in samples]
+    several_datasets = len({s['dataset_name'] for s in samples}) > 1
+    identities = [(s['dataset_name'], s['mask_name'], s['prompt_key'],
+                   s['text']) for s in samples]
     groups: Dict[str, List[tuple]] = OrderedDict()
     for identity in identities:
         base = posixpath.splitext(safe_relative_path(identity[1])[0])[0]

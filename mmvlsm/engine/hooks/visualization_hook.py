@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw, ImageFont
 from mmvlsm.datasets.transforms import LoadCheckedImageFromFile
 from mmvlsm.evaluation import dice_iou
 from mmvlsm.registry import HOOKS
-from mmvlsm.utils.paths import move_to_output_names, write_partial
+from mmvlsm.utils.paths import (move_to_output_names, output_keys,
+                                write_partial)
 
 
 @lru_cache(maxsize=None)
@@ -175,15 +176,9 @@ class VLSMVisualizationHook(Hook):
                 and self.every_n_inner_iters(batch_idx, self.interval)):
             return
         for sample in outputs:
-            keys = dict(
-                mask_name=sample.get('mask_name',
-                                     osp.basename(sample.img_path)),
-                dataset_name=sample.get('dataset_name'),
-                prompt_key=sample.get('prompt_key'),
-                text=sample.get('text'))
             partial = write_partial(out_dir, self.draw_sample(sample),
                                     len(self._partial))
-            self._partial.append((partial, keys))
+            self._partial.append((partial, output_keys(sample)))
 
     def _name_overlays(self, out_dir: str) -> None:
         """Move the overlays of every rank to their names in ``out_dir``."""

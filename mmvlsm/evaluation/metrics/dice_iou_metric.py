@@ -15,7 +15,7 @@ from mmengine.utils import mkdir_or_exist
 from prettytable import PrettyTable
 
 from mmvlsm.registry import METRICS
-from mmvlsm.utils.paths import (move_to_output_names, path_inside,
+from mmvlsm.utils.paths import (move_to_output_names, output_keys, path_inside,
                                 safe_relative_path, write_partial)
 
 METRIC_KEYS = ('mDice', 'mDice_std', 'mIoU', 'mIoU_std', 'gDice', 'gIoU')
@@ -142,8 +142,8 @@ class DiceIoUMetric(BaseMetric):
             OSError: If a mask cannot be written.
         """
         for data_sample in data_samples:
-            mask_name = data_sample.get('mask_name',
-                                        osp.basename(data_sample['img_path']))
+            keys = output_keys(data_sample)
+            mask_name = keys['mask_name']
             pred = _binary_mask(data_sample['pred_sem_seg']['data'])
             gt = _binary_mask(data_sample['gt_sem_seg']['data']).to(
                 pred.device)
@@ -155,10 +155,7 @@ class DiceIoUMetric(BaseMetric):
                     'original image size (ori_shape) before evaluation.')
             self.results.append(
                 dict(
-                    mask_name=mask_name,
-                    dataset_name=data_sample.get('dataset_name', 'unknown'),
-                    prompt_key=data_sample.get('prompt_key', ''),
-                    text=data_sample.get('text', ''),
+                    **keys,
                     intersect=int((pred & gt).sum()),
                     pred_area=int(pred.sum()),
                     gt_area=int(gt.sum())))
