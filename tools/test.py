@@ -4,12 +4,11 @@ import os.path as osp
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import dump
-from mmengine.runner import Runner
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
 # checkpoint types (see mmvlsm/__init__.py).
-from mmvlsm.utils.launch import (add_launch_args, load_launch_config,
-                                 parse_launch_args)
+from mmvlsm.utils.launch import (add_launch_args, build_runner,
+                                 load_launch_config, parse_launch_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,7 +24,8 @@ def parse_args() -> argparse.Namespace:
         type=str,
         help='directory where every predicted mask is saved as a PNG named '
         'after its mask_name, at the original resolution, together with '
-        'per_image_metrics.csv')
+        'per_image_metrics.csv; names that are shared or point outside DIR '
+        'are changed (the csv gives each file)')
     parser.add_argument(
         '--show-dir',
         help='directory where overlays (image, prediction, ground-truth '
@@ -49,9 +49,11 @@ def main() -> None:
         cfg.default_hooks.visualization = dict(
             type='VLSMVisualizationHook', draw=True, out_dir=args.show_dir)
 
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, quiet=args.quiet)
     # Loaded strictly (the Runner's `load_from` is lenient): a checkpoint of
-    # another model must not be evaluated with half its weights random.
+    # another model must not be evaluated with half its weights random. A
+    # file that cannot be read fails before, with its own message (see
+    # mmvlsm.utils.load_from_local).
     try:
         runner.load_checkpoint(args.checkpoint, strict=True)
     except RuntimeError as err:

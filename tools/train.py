@@ -1,12 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import argparse
 
-from mmengine.runner import Runner
-
 # Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
 # checkpoint types (see mmvlsm/__init__.py).
-from mmvlsm.registry import RUNNERS
-from mmvlsm.utils.launch import (add_launch_args, enable_amp,
+from mmvlsm.utils.launch import (add_launch_args, build_runner, enable_amp,
                                  load_launch_config, parse_launch_args)
 
 
@@ -46,9 +43,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    runner = (
-        Runner.from_cfg(cfg)
-        if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg, quiet=args.quiet)
     runner.train()
 
 

@@ -49,7 +49,8 @@ def load_medvlsm_annotations(path: str) -> List[dict]:
     """Read and validate a medvlsm annotation file.
 
     Args:
-        path (str): A JSON file holding a list of records, each with at
+        path (str): A UTF-8 JSON file (a byte-order mark is allowed)
+            holding a list of records, each with at
             least ``img_name`` (str), ``mask_name`` (str) and ``prompts``
             (dict mapping ``p0``..``pN`` to a string or a list of strings).
 
@@ -58,13 +59,23 @@ def load_medvlsm_annotations(path: str) -> List[dict]:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the file is empty or not JSON, its top level is not a
-            list, or a record is malformed (the message names the record).
+        ValueError: If the file is not UTF-8 (the message gives the byte
+            offset), empty or not JSON, its top level is not a list, or a
+            record is malformed (the message names the record).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'Annotation file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        content = f.read()
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        # The byte-order mark some editors write is dropped below.
+        content = raw.decode('utf-8').removeprefix('\ufeff')
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f'Annotation file {path} is not UTF-8: byte offset {err.start} '
+            f'holds {raw[err.start:err.start + 4]!r} ({err.reason}). '
+            'Annotation files must be UTF-8 encoded JSON; re-save it as '
+            'UTF-8 (e.g. `iconv -f latin1 -t utf-8`)') from err
     if not content.strip():
         raise ValueError(f'Annotation file {path} is empty; expected a JSON '
                          'list of records')

@@ -216,6 +216,25 @@ def test_malformed_annotation_file(tmp_path, content, message):
         MedVLSMDataset(str(tmp_path))
 
 
+def test_annotation_file_not_utf8(tmp_path):
+    root = write_dataset(tmp_path / 'latin1', [make_record(0, p1='pólipo')])
+    path = osp.join(root, 'anns', 'train.json')
+    content = json.dumps([make_record(0, p1='pólipo')], ensure_ascii=False)
+    with open(path, 'wb') as f:
+        f.write(content.encode('latin-1'))
+    offset = content.index('ó')
+    with pytest.raises(ValueError) as err:
+        MedVLSMDataset(root)
+    msg = str(err.value)
+    assert path in msg and f'byte offset {offset}' in msg
+    assert "b'\\xf3" in msg and 'UTF-8' in msg
+
+    # A byte-order mark (Windows editors) is fine.
+    with open(path, 'wb') as f:
+        f.write(b'\xef\xbb\xbf' + content.encode('utf-8'))
+    assert load_medvlsm_annotations(path)[0]['prompts']['p1'] == 'pólipo'
+
+
 def test_missing_annotation_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='Annotation file not found'):
         load_medvlsm_annotations(str(tmp_path / 'nope.json'))

@@ -1,4 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import logging
+from unittest.mock import patch
+
 import cv2
 import numpy as np
 import pytest
@@ -9,6 +12,8 @@ from mmvlsm.datasets.transforms import (LoadBinaryMask,
                                         TextAwareRandomFlip,
                                         swap_position_words)
 from mmvlsm.registry import TRANSFORMS
+
+PRINT_LOG = 'mmvlsm.datasets.transforms.loading.print_log'
 
 
 def _disk(h=40, w=60):
@@ -44,6 +49,91 @@ def test_mask_is_binarised(tmp_path, scale, suffix):
     assert results['seg_fields'] == ['gt_seg_map']
 
 
+def _warnings(print_log):
+    return [
+        str(call.args[0]) for call in print_log.call_args_list
+        if call.kwargs.get('level') == logging.WARNING
+    ]
+
+
+def test_colour_mask_reduced_with_one_warning(tmp_path):
+    truth = _disk() // 255
+    red = np.zeros((40, 60, 3), np.uint8)
+    red[..., 2] = truth * 200  # BGR: red on black
+    loader = LoadBinaryMask()
+    with patch(PRINT_LOG) as print_log:
+        for name in ('red_1.png', 'red_2.png'):
+            cv2.imwrite(str(tmp_path / name), red)
+            gt = loader(dict(seg_map_path=str(tmp_path / name)))['gt_seg_map']
+            np.testing.assert_array_equal(gt, truth)
+    (warning, ) = _warnings(print_log)
+    assert 'red_1.png' in warning and 'any channel' in warning
+
+    # A grey mask stored as RGB is not a colour mask: no warning.
+    cv2.imwrite(str(tmp_path / 'grey.png'), np.dstack([truth * 255] * 3))
+    with patch(PRINT_LOG) as print_log:
+        gt = LoadBinaryMask()(dict(seg_map_path=str(tmp_path / 'grey.png')))
+    np.testing.assert_array_equal(gt['gt_seg_map'], truth)
+    assert not _warnings(print_log)
+
+
+@pytest.mark.parametrize('scale', [1, 65535])
+def test_16bit_mask(tmp_path, scale):
+    truth = _disk() // 255
+    path = tmp_path / 'mask16.png'
+    cv2.imwrite(str(path), truth.astype(np.uint16) * scale)
+    assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    np.testing.assert_array_equal(_load_mask(path)['gt_seg_map'], truth)
+
+
+def test_label_map_needs_mask_labels(tmp_path):
+    labels = np.zeros((40, 60), np.uint8)
+    labels[:, 20:40] = 1
+    labels[:, 40:] = 2
+    path = tmp_path / 'labels.png'
+    cv2.imwrite(str(path), labels)
+    with pytest.raises(
+            ValueError,
+            match=r'labels\.png holds 3 values '
+            r'\[0, 1, 2\].*mask_labels'):
+        _load_mask(path)
+    loader = TRANSFORMS.build(dict(type='LoadBinaryMask', mask_labels=[2]))
+    gt = loader(dict(seg_map_path=str(path)))['gt_seg_map']
+    np.testing.assert_array_equal(gt, labels == 2)
+    gt = LoadBinaryMask(mask_labels=[1, 2])(
+        dict(seg_map_path=str(path)))['gt_seg_map']
+    np.testing.assert_array_equal(gt, labels > 0)
+    # Two values without a 0 background are no binary mask either.
+    cv2.imwrite(str(path), labels + 1)
+    with pytest.raises(ValueError, match='holds 3 values'):
+        _load_mask(path)
+    cv2.imwrite(str(path), np.where(labels == 2, 2, 1).astype(np.uint8))
+    with pytest.raises(ValueError, match=r'holds 2 values \[1, 2\]'):
+        _load_mask(path)
+
+
+@pytest.mark.parametrize('mask_labels', [[], 'ab', [1.5], [True]])
+def test_bad_mask_labels(mask_labels):
+    with pytest.raises(ValueError, match='mask_labels'):
+        LoadBinaryMask(mask_labels=mask_labels)
+
+
+def test_jpeg_mask_warns_and_01_jpeg_is_recovered(tmp_path):
+    truth = _disk() // 255
+    # Named .png, but JPEG inside: the content decides.
+    path = tmp_path / 'mask01.png'
+    ok, data = cv2.imencode('.jpg', truth, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    path.write_bytes(data.tobytes())
+    loader = LoadBinaryMask()
+    with patch(PRINT_LOG) as print_log:
+        gt = loader(dict(seg_map_path=str(path)))['gt_seg_map']
+        loader(dict(seg_map_path=str(path)))
+    (warning, ) = _warnings(print_log)
+    assert 'mask01.png is a JPEG' in warning and 'PNG' in warning
+    # Compression itself moved about 1.5 % of the pixels, at the edges.
+    assert (gt != truth).mean() < 0.03 and gt[18, 20] == 1
+
+
 def test_empty_mask_and_seg_fields(tmp_path):
     path = tmp_path / 'empty.png'
     cv2.imwrite(str(path), np.zeros((5, 7), np.uint8))
@@ -70,6 +160,30 @@ def test_bad_mask_files(tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(ValueError, match=f'Cannot decode mask .*{name}'):
             _load_mask(tmp_path / name)
+
+
+@pytest.mark.parametrize('depth_scaling, expected_max', [('range', 255),
+                                                         ('dtype', 16)])
+def test_16bit_grey_image_is_scaled(tmp_path, depth_scaling, expected_max):
+    # 12 bits stored in 16: values 0..4095.
+    img = np.tile(np.linspace(0, 4095, 6), (4, 1)).astype(np.uint16)
+    path = tmp_path / 'scan16.png'
+    cv2.imwrite(str(path), img)
+    loader = TRANSFORMS.build(
+        dict(type='LoadCheckedImageFromFile', depth_scaling=depth_scaling))
+    out = loader(dict(img_path=str(path)))['img']
+    assert out.dtype == np.uint8 and out.shape == (4, 6, 3)
+    assert out.min() == 0 and out.max() == expected_max
+    # Grey: the three channels are equal and keep the ramp's order.
+    assert (out == out[..., :1]).all() and (np.diff(out[0, :, 0]) > 0).all()
+
+
+def test_image_loader_arguments():
+    with pytest.raises(ValueError, match='depth_scaling'):
+        LoadCheckedImageFromFile(depth_scaling='auto')
+    with pytest.raises(ValueError, match='color_type'):
+        LoadCheckedImageFromFile(color_type='unchanged')
+    assert "depth_scaling='range'" in repr(LoadCheckedImageFromFile())
 
 
 def test_checked_image_loader(tmp_path):

@@ -56,6 +56,18 @@ def toy_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='session')
+def untrained_checkpoint(tmp_path_factory):
+    """Weights of the quickstart model as built, saved as a checkpoint."""
+    from mmengine.runner import save_checkpoint
+
+    from mmvlsm.apis import init_model
+    path = tmp_path_factory.mktemp('ckpt') / 'untrained.pth'
+    save_checkpoint({'state_dict': init_model(QUICKSTART_CONFIG).state_dict()},
+                    str(path))
+    return path
+
+
 def tiny_run_options(data_root, max_iters=4, interval=2):
     """--cfg-options that shrink the quickstart config to a few CPU steps."""
     options = [

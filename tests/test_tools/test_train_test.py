@@ -1,8 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """End-to-end runs of the quickstart config through the real tools."""
+import csv
 import json
 import os
 import os.path as osp
+import shutil
 import sys
 
 import cv2
@@ -167,3 +169,100 @@ def test_mim_train_and_test_find_the_tools(toy_root, tmp_path):
         ] + tiny_run_options(toy_root),
         cwd=str(tmp_path))
     assert (tmp_path / 'mim_test' / 'test_metrics.json').is_file()
+
+
+def _files(root):
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob('*') if p.is_file()
+    }
+
+
+def test_test_outputs_stay_inside_and_apart(toy_root, untrained_checkpoint,
+                                            tmp_path):
+    """Mask names that are absolute, climb out with '..', share a base name
+    in two sub-folders, or repeat under two prompts."""
+    data = tmp_path / 'data'
+    shutil.copytree(toy_root / 'images', data / 'images')
+    shutil.copytree(toy_root / 'masks', data / 'masks')
+    for sub, src in (('a', 'test_0002.png'), ('b', 'test_0003.png')):
+        (data / 'masks' / sub).mkdir()
+        shutil.copy(data / 'masks' / src, data / 'masks' / sub / 'x.png')
+    records = json.loads((toy_root / 'anns' / 'test.json').read_text())[:5]
+    records[0]['mask_name'] = str(data / 'masks' / 'test_0000.png')
+    records[1]['mask_name'] = '../masks/test_0001.png'
+    records[2]['mask_name'] = 'a/x.png'
+    records[3]['mask_name'] = 'b/x.png'
+    other_prompt = dict(records[4], prompts=dict(records[4]['prompts']))
+    other_prompt['prompts']['p2'] = 'another shape'
+    records.append(other_prompt)
+    (data / 'anns').mkdir()
+    (data / 'anns' / 'test.json').write_text(json.dumps(records))
+    before = _files(data)
+
+    out_dir, show_dir = tmp_path / 'out', tmp_path / 'show'
+    log = run_tool([
+        sys.executable, 'tools/test.py', QUICKSTART_CONFIG,
+        str(untrained_checkpoint), '--work-dir',
+        str(tmp_path / 'work'), '--out',
+        str(out_dir), '--show-dir',
+        str(show_dir), '--quiet'
+    ] + tiny_run_options(data))
+
+    # Nothing in the data changed; every file went to out/, show/, work/.
+    assert _files(data) == before
+    assert {p.name
+            for p in tmp_path.iterdir()} == {'data', 'out', 'show', 'work'}
+    expected = [
+        '_outside/' + str(data / 'masks' / 'test_0000.png').lstrip('/'),
+        '_outside/masks/test_0001.png',
+        'a/x.png',
+        'b/x.png',
+        # Same prompt key: numbered in the order of the prompt texts.
+        'test_0004_2.png',
+        'test_0004_1.png'
+    ]
+    with open(out_dir / 'per_image_metrics.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [row['mask_name']
+            for row in rows] == [r['mask_name'] for r in records]
+    assert [row['output_file'] for row in rows] == expected
+    assert sorted(_files(out_dir)) == sorted(expected +
+                                             ['per_image_metrics.csv'])
+    assert sorted(_files(show_dir)) == sorted(expected)
+    assert 'mask names point outside' in log
+
+    # --quiet: no environment and config dump, the metric table is there.
+    assert 'System environment' not in log and 'Config:' not in log
+    assert 'per-image mean' in log and 'mDice' in log
+
+
+def test_unreadable_checkpoint_is_not_a_mismatch(toy_root,
+                                                 untrained_checkpoint,
+                                                 tmp_path):
+    ckpt = tmp_path / 'truncated.pth'
+    data = untrained_checkpoint.read_bytes()
+    ckpt.write_bytes(data[:len(data) // 2])
+    log = run_tool(
+        [
+            sys.executable, 'tools/test.py', QUICKSTART_CONFIG,
+            str(ckpt), '--work-dir',
+            str(tmp_path / 'test'), '--quiet'
+        ] + tiny_run_options(toy_root),
+        expect_fail=True)
+    assert f'could not read checkpoint {ckpt}: the file is truncated' in log
+    assert 'does not match' not in log
+
+
+def test_misspelt_cfg_option_stops_the_tools(toy_root, tmp_path):
+    for tool in ('train', 'test'):
+        args = [sys.executable, f'tools/{tool}.py', QUICKSTART_CONFIG]
+        if tool == 'test':
+            args.append(str(tmp_path / 'unused.pth'))
+            (tmp_path / 'unused.pth').write_bytes(b'')
+        log = run_tool(
+            args + ['--work-dir', str(tmp_path / tool)] +
+            tiny_run_options(toy_root) + ['model.test_cfg.treshold=0.3'],
+            expect_fail=True)
+        assert "Did you mean 'model.test_cfg.threshold'?" in log
+        assert not (tmp_path / tool).exists()

@@ -1,6 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import argparse
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -61,3 +63,39 @@ def test_only_history_buffer_statistics_getattr_is_allowed(tmp_path):
     torch.save({'payload': _WalksAttributes()}, path)
     with pytest.raises(pickle.UnpicklingError, match='__init__'):
         torch.load(path)
+    with pytest.raises(
+            pickle.UnpicklingError,
+            match=f'{re.escape(str(path))} was refused .* holds '
+            'getattr.*__init__'):
+        CheckpointLoader.load_checkpoint(str(path))
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty', 'not a checkpoint'])
+def test_unreadable_checkpoint_names_the_file(tmp_path, damage):
+    path = tmp_path / 'iter_4.pth'
+    torch.save({'state_dict': dict(w=torch.ones(100))}, path)
+    data = path.read_bytes()
+    path.write_bytes({
+        'truncated': data[:len(data) // 2],
+        'empty': b'',
+        'not a checkpoint': b'{"state_dict": {}}'
+    }[damage])
+    with pytest.raises(
+            ValueError,
+            match=f'could not read checkpoint {re.escape(str(path))}: the '
+            'file is truncated, corrupt or not a PyTorch checkpoint'):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+
+
+def test_refused_checkpoint_names_file_type_and_remedy(tmp_path):
+    path = tmp_path / 'with_args.pth'
+    torch.save({'state_dict': {}, 'args': argparse.Namespace(lr=0.1)}, path)
+    with pytest.raises(pickle.UnpicklingError) as err:
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    msg = str(err.value)
+    assert msg.startswith(f'checkpoint {path} was refused')
+    assert 'add_safe_globals([argparse.Namespace])' in msg
+    # Following the advice loads it.
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        loaded = CheckpointLoader.load_checkpoint(str(path))
+    assert loaded['args'].lr == 0.1

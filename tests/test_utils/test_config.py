@@ -1,12 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import os.path as osp
 
-import pytest
-import torch
 from mmengine.config import Config
 
 from mmvlsm.utils import bind_prompt_tokenizer
-from mmvlsm.utils.launch import enable_amp
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'configs')
 
@@ -49,37 +46,3 @@ def test_explicit_settings_are_kept_and_defaults_come_from_the_class():
     assert test_step['context_length'] == 77
     train_step = cfg.train_dataloader.dataset.pipeline[-2]
     assert train_step['tokenizer'] == dict(type='openai_bpe')
-
-
-def _optim_cfg(**wrapper):
-    return Config(
-        dict(optim_wrapper=dict(optimizer=dict(type='SGD'), **wrapper)))
-
-
-@pytest.mark.parametrize('flag,dtype', [('fp16', 'float16'),
-                                        ('bf16', 'bfloat16')])
-def test_amp_dtype(flag, dtype):
-    cfg = _optim_cfg(type='OptimWrapper')
-    enable_amp(cfg, flag)
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
-    assert cfg.optim_wrapper.dtype == dtype
-    assert cfg.optim_wrapper.loss_scale == 'dynamic'
-
-
-def test_amp_auto_picks_bf16_only_where_supported(monkeypatch):
-    for supported, dtype in ((True, 'bfloat16'), (False, 'float16')):
-        monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-        monkeypatch.setattr(
-            torch.cuda,
-            'is_bf16_supported',
-            lambda supported=supported: supported)
-        cfg = _optim_cfg()
-        enable_amp(cfg)
-        assert cfg.optim_wrapper.dtype == dtype
-
-
-def test_amp_refuses_other_wrappers_and_dtypes():
-    with pytest.raises(ValueError, match='OptimWrapper or AmpOptimWrapper'):
-        enable_amp(_optim_cfg(type='MyWrapper'), 'fp16')
-    with pytest.raises(ValueError, match="'fp8'"):
-        enable_amp(_optim_cfg(), 'fp8')

@@ -1,18 +1,76 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import logging
 import os.path as osp
 import textwrap
-from typing import List, Optional, Sequence
+from functools import lru_cache
+from typing import FrozenSet, List, Optional, Sequence
 
 import cv2
 import mmcv
 import numpy as np
+from mmengine.dist import all_gather_object, barrier, is_main_process
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+from PIL import Image, ImageDraw, ImageFont
 
+from mmvlsm.datasets.transforms import LoadCheckedImageFromFile
 from mmvlsm.evaluation import dice_iou
 from mmvlsm.registry import HOOKS
+from mmvlsm.utils.paths import (move_to_output_names, output_keys,
+                                write_partial)
+
+
+@lru_cache(maxsize=None)
+def _charmap(font_file: str) -> FrozenSet[int]:
+    """Code points that ``font_file`` has glyphs for."""
+    from matplotlib.ft2font import FT2Font
+    try:
+        return frozenset(FT2Font(font_file).get_charmap())
+    except (OSError, RuntimeError):  # unreadable or not a TrueType font
+        return frozenset()
+
+
+@lru_cache(maxsize=None)
+def font_for(text: str) -> str:
+    """A TrueType font file with glyphs for every character of ``text``.
+
+    DejaVu Sans (shipped with matplotlib, so always there) covers Latin,
+    Greek and Cyrillic with accents; for other scripts (CJK ...) the fonts
+    matplotlib finds on the system are searched. If none covers ``text``,
+    the one covering most of it is used, the missing characters show as
+    boxes, and a warning names them (once per text).
+
+    Args:
+        text (str): The text to draw.
+
+    Returns:
+        str: Path of the font file.
+    """
+    from matplotlib import font_manager
+    default = font_manager.findfont('DejaVu Sans', fallback_to_default=True)
+    needed = {ord(char) for char in text if not char.isspace()}
+    if needed <= _charmap(default):
+        return default
+    # 'Last Resort' maps every character to a box, which helps no one.
+    candidates = [default] + sorted({
+        font.fname
+        for font in font_manager.fontManager.ttflist
+        if not font.name.startswith('Last Resort')
+    })
+    # The first font with the most glyphs, i.e. DejaVu Sans on a tie.
+    best = max(candidates, key=lambda f: len(needed & _charmap(f)))
+    missing = ''.join(sorted(map(chr, needed - _charmap(best))))
+    if missing:
+        print_log(
+            f'VLSMVisualizationHook: no installed font has glyphs for '
+            f'{missing!r} of the prompt {text!r}; they are drawn as boxes. '
+            'Install a font that has them (e.g. Noto Sans CJK) to see them.',
+            logger='current',
+            level=logging.WARNING)
+    return best
 
 
 @HOOKS.register_module()
@@ -25,10 +83,16 @@ class VLSMVisualizationHook(Hook):
     and IoU (same definition as :class:`DiceIoUMetric`). Images narrower
     than ``MIN_WIDTH`` are padded on the right so the banner stays readable;
     the image itself is kept at its original resolution in the bottom-left
-    corner. The file is ``out_dir/<mask_name stem>.png`` (sub-folders of
-    ``mask_name`` are kept); validation overlays go to
-    ``out_dir/iter_<runner.iter>/`` so that later rounds do not overwrite
-    earlier ones.
+    corner. The prompt is drawn with a TrueType font that has its
+    characters (see :func:`font_for`). The file is
+    ``out_dir/<mask_name stem>.png`` (sub-folders of ``mask_name`` are
+    kept), named as :class:`DiceIoUMetric` names the masks
+    (:func:`mmvlsm.utils.paths.output_names`: shared names get the prompt
+    key, names pointing outside ``out_dir`` go under
+    ``out_dir/_outside/``); overlays are written to ``out_dir/.partial/``
+    and named at the end of the test (or validation). Validation overlays go
+    to ``out_dir/iter_<runner.iter>/`` so that later rounds do not
+    overwrite earlier ones.
 
     Args:
         draw (bool): Whether to draw at all; configs keep it off and
@@ -64,6 +128,8 @@ class VLSMVisualizationHook(Hook):
         self.interval = interval
         self.alpha = alpha
         self.draw_val = draw_val
+        # Overlays written since the last epoch end: (file, sample keys).
+        self._partial: List[tuple] = []
 
     def after_val_iter(
             self,
@@ -73,7 +139,9 @@ class VLSMVisualizationHook(Hook):
             outputs: Optional[Sequence[SegDataSample]] = None) -> None:
         """Draw the batch's samples if ``draw_val`` is set."""
         if self.draw_val:
-            self._draw_batch(runner, batch_idx, outputs, f'iter_{runner.iter}')
+            self._draw_batch(
+                batch_idx, outputs,
+                osp.join(self._out_dir(runner), f'iter_{runner.iter}'))
 
     def after_test_iter(
             self,
@@ -82,20 +150,47 @@ class VLSMVisualizationHook(Hook):
             data_batch: Optional[dict] = None,
             outputs: Optional[Sequence[SegDataSample]] = None) -> None:
         """Draw the batch's samples."""
-        self._draw_batch(runner, batch_idx, outputs, '')
+        self._draw_batch(batch_idx, outputs, self._out_dir(runner))
 
-    def _draw_batch(self, runner: Runner, batch_idx: int,
-                    outputs: Sequence[SegDataSample], sub_dir: str) -> None:
+    def after_val_epoch(self,
+                        runner: Runner,
+                        metrics: Optional[dict] = None) -> None:
+        """Name the overlays of this validation round."""
+        if self.draw and self.draw_val:
+            self._name_overlays(
+                osp.join(self._out_dir(runner), f'iter_{runner.iter}'))
+
+    def after_test_epoch(self,
+                         runner: Runner,
+                         metrics: Optional[dict] = None) -> None:
+        """Name the overlays of the test."""
+        if self.draw:
+            self._name_overlays(self._out_dir(runner))
+
+    def _out_dir(self, runner: Runner) -> str:
+        return self.out_dir or osp.join(runner.work_dir, 'vis')
+
+    def _draw_batch(self, batch_idx: int, outputs: Sequence[SegDataSample],
+                    out_dir: str) -> None:
         if not (self.draw
                 and self.every_n_inner_iters(batch_idx, self.interval)):
             return
-        out_dir = osp.join(
-            self.out_dir or osp.join(runner.work_dir, 'vis'), sub_dir)
         for sample in outputs:
-            mask_name = sample.get('mask_name', osp.basename(sample.img_path))
-            out_file = osp.join(out_dir, osp.splitext(mask_name)[0] + '.png')
-            if not mmcv.imwrite(self.draw_sample(sample), out_file):
-                raise OSError(f'could not write {out_file}')
+            partial = write_partial(out_dir, self.draw_sample(sample),
+                                    len(self._partial))
+            self._partial.append((partial, output_keys(sample)))
+
+    def _name_overlays(self, out_dir: str) -> None:
+        """Move the overlays of every rank to their names in ``out_dir``."""
+        gathered = [
+            item for items in all_gather_object(self._partial)
+            for item in items
+        ]
+        self._partial = []
+        if is_main_process() and gathered:
+            files, samples = zip(*gathered)
+            move_to_output_names(out_dir, files, samples)
+        barrier()
 
     def draw_sample(self, sample: SegDataSample) -> np.ndarray:
         """Draw one sample.
@@ -109,16 +204,18 @@ class VLSMVisualizationHook(Hook):
             np.ndarray: The BGR uint8 overlay of shape
             (banner height + H, max(W, MIN_WIDTH), 3).
         """
-        # 'color' makes grayscale images 3-channel.
-        img = mmcv.imread(sample.img_path, flag='color')
+        # As the test pipeline reads it: 16-bit scaled, grey made BGR.
+        img = LoadCheckedImageFromFile()(dict(img_path=sample.img_path))['img']
         height, width = img.shape[:2]
         pred = self._mask(sample.pred_sem_seg, (height, width))
         overlay = img.copy()
         overlay[pred] = ((1 - self.alpha) * img[pred] +
                          self.alpha * np.array(self.PRED_COLOR)).round()
 
-        lines = self._wrap(
-            str(sample.get('text', '')), max(width, self.MIN_WIDTH))
+        text = str(sample.get('text', ''))
+        banner_width = max(width, self.MIN_WIDTH)
+        font = self._font(text, banner_width)
+        lines = self._wrap(text, font, banner_width)
         if 'gt_sem_seg' in sample:
             gt = self._mask(sample.gt_sem_seg, (height, width))
             contours, _ = cv2.findContours(
@@ -129,7 +226,7 @@ class VLSMVisualizationHook(Hook):
             dice, iou = dice_iou((pred & gt).sum(), pred.sum(), gt.sum())
             lines.append(f'Dice {dice * 100:.2f} | IoU {iou * 100:.2f}')
 
-        banner = self._banner(lines, max(width, self.MIN_WIDTH))
+        banner = self._banner(lines, font, banner_width)
         canvas = np.zeros((banner.shape[0] + height, banner.shape[1], 3),
                           dtype=np.uint8)
         canvas[:banner.shape[0]] = banner
@@ -148,37 +245,36 @@ class VLSMVisualizationHook(Hook):
         return mask
 
     @staticmethod
-    def _font(width: int) -> tuple:
-        """Font scale and thickness that grow with the banner width."""
-        scale = max(0.5, width / 1000)
-        return scale, max(1, int(scale * 2))
+    def _font(text: str, width: int) -> ImageFont.FreeTypeFont:
+        """A font for ``text`` whose size grows with the banner width."""
+        return ImageFont.truetype(font_for(text), max(12, round(width / 40)))
 
-    def _wrap(self, text: str, width: int) -> List[str]:
+    def _wrap(self, text: str, font: ImageFont.FreeTypeFont,
+              width: int) -> List[str]:
         """Wrap ``text`` to the banner width, at most ``MAX_LINES - 1`` lines
         (the last one is for the scores)."""
-        scale, thickness = self._font(width)
-        alphabet = 'abcdefghijklmnopqrstuvwxyz'
-        char_width = cv2.getTextSize(alphabet, cv2.FONT_HERSHEY_SIMPLEX, scale,
-                                     thickness)[0][0] / len(alphabet)
-        # Hershey fonts only have ASCII glyphs.
-        text = text.encode('ascii', 'replace').decode()
+        if not text:
+            return []
+        char_width = font.getlength(text) / len(text)
         return textwrap.wrap(
             text,
             width=max(8, int((width - 8) / char_width)),
             max_lines=self.MAX_LINES - 1,
             placeholder='...')
 
-    def _banner(self, lines: List[str], width: int) -> np.ndarray:
-        """White text on black, one row per line."""
-        scale, thickness = self._font(width)
-        (_, text_height), baseline = cv2.getTextSize('Ag',
-                                                     cv2.FONT_HERSHEY_SIMPLEX,
-                                                     scale, thickness)
-        line_height = text_height + baseline + 4
-        banner = np.zeros((line_height * max(len(lines), 1) + 4, width, 3),
-                          dtype=np.uint8)
+    @staticmethod
+    def _banner(lines: List[str], font: ImageFont.FreeTypeFont,
+                width: int) -> np.ndarray:
+        """White text on black, one row per line, BGR uint8."""
+        ascent, descent = font.getmetrics()
+        line_height = ascent + descent + 4
+        banner = Image.new('RGB',
+                           (width, line_height * max(len(lines), 1) + 4))
+        draw = ImageDraw.Draw(banner)
         for i, line in enumerate(lines):
-            cv2.putText(banner, line, (4, 4 + text_height + i * line_height),
-                        cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                        thickness, cv2.LINE_AA)
-        return banner
+            draw.text((4, 4 + i * line_height),
+                      line,
+                      fill=(255, 255, 255),
+                      font=font)
+        # White on black: the same in RGB and BGR.
+        return np.asarray(banner).copy()

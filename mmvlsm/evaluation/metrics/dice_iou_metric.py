@@ -3,10 +3,9 @@ import csv
 import logging
 import os
 import os.path as osp
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import mmcv
 import numpy as np
 import torch
 from mmengine.dist import is_main_process
@@ -16,6 +15,8 @@ from mmengine.utils import mkdir_or_exist
 from prettytable import PrettyTable
 
 from mmvlsm.registry import METRICS
+from mmvlsm.utils.paths import (move_to_output_names, output_keys, path_inside,
+                                safe_relative_path, write_partial)
 
 METRIC_KEYS = ('mDice', 'mDice_std', 'mIoU', 'mIoU_std', 'gDice', 'gIoU')
 
@@ -58,12 +59,6 @@ def _binary_mask(data: torch.Tensor) -> torch.Tensor:
     return (data.squeeze(0) if data.dim() == 3 else data) != 0
 
 
-def _png_name(mask_name: str) -> str:
-    """``mask_1/a.jpg`` -> ``mask_1/a.png``: masks are always saved
-    lossless."""
-    return osp.splitext(mask_name)[0] + '.png'
-
-
 @METRICS.register_module()
 class DiceIoUMetric(BaseMetric):
     """Dice and IoU for binary, text-prompted segmentation.
@@ -87,16 +82,22 @@ class DiceIoUMetric(BaseMetric):
     any case.
 
     Args:
-        output_dir (str, optional): If set, ``process`` saves each predicted
-            mask as a lossless 0/255 uint8 PNG at the original resolution to
+        output_dir (str, optional): If set, each predicted mask is saved as
+            a lossless 0/255 uint8 PNG at the original resolution to
             ``output_dir/<mask_name with a .png extension>`` (sub-folders of
-            ``mask_name`` are kept; in distributed runs every rank writes its
-            own samples, so the directory must be shared), and
-            ``compute_metrics`` writes ``output_dir/per_image_metrics.csv``
-            with the columns ``mask_name``, ``dataset_name``, ``text``,
-            ``dice`` and ``iou`` (percent). Existing files are overwritten;
-            a warning is logged if ``output_dir`` is not empty or if several
-            samples map to the same file name. Defaults to None.
+            ``mask_name`` are kept; names that are shared or point outside
+            ``output_dir`` are changed as
+            :func:`mmvlsm.utils.paths.output_names` says, so no file is
+            written outside ``output_dir`` and no mask overwrites another),
+            and ``output_dir/per_image_metrics.csv`` lists every sample with
+            the columns ``mask_name``, ``output_file`` (the PNG, relative to
+            ``output_dir``), ``dataset_name``, ``prompt_key``, ``text``,
+            ``dice`` and ``iou`` (percent). ``process`` writes each mask to
+            ``output_dir/.partial/`` and ``compute_metrics`` names them; in
+            distributed runs every rank writes its own samples, so the
+            directory must be shared. Existing files are overwritten; a
+            warning is logged if ``output_dir`` is not empty. Defaults to
+            None.
         collect_device (str): Device used to collect results from the ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix added to the metric names to tell
@@ -115,6 +116,7 @@ class DiceIoUMetric(BaseMetric):
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.output_dir = output_dir
+        self._num_written = 0
         if (output_dir is not None and is_main_process()
                 and osp.isdir(output_dir) and os.listdir(output_dir)):
             print_log(
@@ -133,7 +135,7 @@ class DiceIoUMetric(BaseMetric):
                 ``pred_sem_seg.data`` and ``gt_sem_seg.data`` of shape
                 (1, H, W) at the original resolution, and the metainfo keys
                 ``mask_name`` (falls back to the basename of ``img_path``),
-                ``dataset_name`` and ``text``.
+                ``dataset_name``, ``prompt_key`` and ``text``.
 
         Raises:
             ValueError: If a prediction and its ground truth differ in shape.
@@ -141,8 +143,8 @@ class DiceIoUMetric(BaseMetric):
         """
         records, counts = [], []
         for data_sample in data_samples:
-            mask_name = data_sample.get('mask_name',
-                                        osp.basename(data_sample['img_path']))
+            keys = output_keys(data_sample)
+            mask_name = keys['mask_name']
             pred = _binary_mask(data_sample['pred_sem_seg']['data'])
             gt = _binary_mask(data_sample['gt_sem_seg']['data']).to(
                 pred.device)
@@ -159,14 +161,14 @@ class DiceIoUMetric(BaseMetric):
                              gt.sum()]))
             records.append(
                 dict(
-                    mask_name=mask_name,
-                    dataset_name=data_sample.get('dataset_name', 'unknown'),
-                    text=data_sample.get('text', '')))
+                    **keys))
             if self.output_dir is not None:
-                out_file = osp.join(self.output_dir, _png_name(mask_name))
-                mask = pred.cpu().numpy().astype(np.uint8) * 255
-                if not mmcv.imwrite(mask, out_file):
-                    raise OSError(f'could not write {out_file}')
+                # Named in `compute_metrics`, once every sample is known.
+                records[-1]['partial_file'] = write_partial(
+                    self.output_dir,
+                    pred.cpu().numpy().astype(np.uint8) * 255,
+                    self._num_written)
+                self._num_written += 1
         if not records:
             return
         # One copy to the host per batch: three integers per image.
@@ -206,7 +208,7 @@ class DiceIoUMetric(BaseMetric):
         self._log_table(rows)
 
         if self.output_dir is not None:
-            self._write_csv(results, dice, iou)
+            self._write_outputs(results, dice, iou)
         return metrics
 
     @staticmethod
@@ -230,35 +232,35 @@ class DiceIoUMetric(BaseMetric):
             '%:\n' + table.get_string(),
             logger='current')
 
-    def _write_csv(self, results: List[dict], dice: np.ndarray,
-                   iou: np.ndarray) -> None:
+    def _write_outputs(self, results: List[dict], dice: np.ndarray,
+                       iou: np.ndarray) -> None:
+        """Name the saved masks and write ``per_image_metrics.csv``."""
         mkdir_or_exist(self.output_dir)
-        csv_file = osp.join(self.output_dir, 'per_image_metrics.csv')
+        names = move_to_output_names(self.output_dir,
+                                     [r['partial_file'] for r in results],
+                                     results)
+        csv_file = path_inside(self.output_dir, 'per_image_metrics.csv')
         with open(csv_file, 'w', newline='') as f:
             writer = csv.writer(f)
-            writer.writerow(
-                ('mask_name', 'dataset_name', 'text', 'dice', 'iou'))
-            for record, d, i in zip(results, dice, iou):
+            writer.writerow(('mask_name', 'output_file', 'dataset_name',
+                             'prompt_key', 'text', 'dice', 'iou'))
+            for record, name, d, i in zip(results, names, dice, iou):
                 writer.writerow(
-                    (record['mask_name'], record['dataset_name'],
-                     record['text'], f'{d * 100:.4f}', f'{i * 100:.4f}'))
+                    (record['mask_name'], name, record['dataset_name'],
+                     record['prompt_key'], record['text'], f'{d * 100:.4f}',
+                     f'{i * 100:.4f}'))
         print_log(
             f'predicted masks and {csv_file} saved to {self.output_dir}',
             logger='current')
-
-        # Masks with the same file name (pooled datasets, several prompts
-        # per image) overwrite each other: say so rather than lose them.
-        clashes = [
-            name for name, count in Counter(
-                _png_name(r['mask_name']) for r in results).items()
-            if count > 1
-        ]
-        if clashes:
+        escaped = sorted({
+            r['mask_name']
+            for r in results if safe_relative_path(r['mask_name'])[1]
+        })
+        if escaped:
             print_log(
-                f'{len(clashes)} output file names are shared by several '
-                f'samples, so only one mask of each was kept in '
-                f'{self.output_dir} (e.g. {clashes[:3]}); '
-                'per_image_metrics.csv still lists every sample. Evaluate '
-                'the datasets or prompts separately to keep every mask.',
+                f'{len(escaped)} mask names point outside {self.output_dir} '
+                f'(e.g. {escaped[:3]}); their predictions were saved under '
+                'it instead, see the output_file column of '
+                'per_image_metrics.csv.',
                 logger='current',
                 level=logging.WARNING)

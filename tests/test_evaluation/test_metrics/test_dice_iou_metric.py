@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import csv
+import logging
 import math
 from unittest.mock import patch
 
@@ -43,7 +44,8 @@ def _sample(pred,
             gt,
             mask_name='a.png',
             dataset_name='kvasir_polyp',
-            text='a pink polyp'):
+            text='a pink polyp',
+            prompt_key='p1'):
     """A model output as the runner hands it to the evaluator."""
     sample = SegDataSample(
         metainfo=dict(
@@ -51,6 +53,7 @@ def _sample(pred,
             mask_name=mask_name,
             dataset_name=dataset_name,
             text=text,
+            prompt_key=prompt_key,
             ori_shape=gt.shape))
     sample.pred_sem_seg = PixelData(data=torch.from_numpy(pred)[None].long())
     sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt)[None].long())
@@ -157,7 +160,8 @@ def test_masks_and_csv_written(tmp_path):
     pred_sub = np.zeros((3, 7), dtype=np.uint8)
     pred_sub[1, 2:5] = 1
     samples = [
-        # Different sizes, a sub-folder, and a .jpg mask name.
+        # Different sizes, a sub-folder, and a .jpg mask name; two datasets,
+        # so each gets a folder.
         _sample(pred_sub, pred_sub, 'mask_1/p1_2CH_ED_gt.png', 'camus',
                 'left ventricle'),
         _sample(PRED_A, GT_A, 'cju0qkwl35piu0993l0dewei2.jpg', 'kvasir_polyp',
@@ -166,18 +170,25 @@ def test_masks_and_csv_written(tmp_path):
     _evaluate(samples, output_dir=str(out_dir))
 
     saved = cv2.imread(
-        str(out_dir / 'mask_1' / 'p1_2CH_ED_gt.png'), cv2.IMREAD_UNCHANGED)
+        str(out_dir / 'camus' / 'mask_1' / 'p1_2CH_ED_gt.png'),
+        cv2.IMREAD_UNCHANGED)
     assert saved.dtype == np.uint8 and saved.shape == (3, 7)
     np.testing.assert_array_equal(saved, pred_sub * 255)
     saved = cv2.imread(
-        str(out_dir / 'cju0qkwl35piu0993l0dewei2.png'), cv2.IMREAD_UNCHANGED)
+        str(out_dir / 'kvasir_polyp' / 'cju0qkwl35piu0993l0dewei2.png'),
+        cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(saved, PRED_A * 255)
-    assert not (out_dir / 'cju0qkwl35piu0993l0dewei2.jpg').exists()
+    assert not list(out_dir.rglob('*.jpg'))
+    assert not (out_dir / '.partial').exists()
 
     with open(out_dir / 'per_image_metrics.csv', newline='') as f:
         rows = list(csv.DictReader(f))
     assert [row['mask_name'] for row in rows
             ] == ['mask_1/p1_2CH_ED_gt.png', 'cju0qkwl35piu0993l0dewei2.jpg']
+    assert [row['output_file'] for row in rows] == [
+        'camus/mask_1/p1_2CH_ED_gt.png',
+        'kvasir_polyp/cju0qkwl35piu0993l0dewei2.png'
+    ]
     assert rows[1]['dataset_name'] == 'kvasir_polyp'
     # The prompt has a comma: the csv module must quote it.
     assert rows[1]['text'] == 'one pink, round polyp'
@@ -186,15 +197,64 @@ def test_masks_and_csv_written(tmp_path):
     assert float(rows[1]['iou']) == pytest.approx(300 / 7, abs=1e-4)
 
 
-def test_warns_about_clashing_output_names(tmp_path):
+def _csv_rows(out_dir):
+    with open(out_dir / 'per_image_metrics.csv', newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def test_shared_mask_names_do_not_overwrite(tmp_path):
     samples = [
-        _sample(PRED_A, GT_A, 'x.jpg', 'kvasir_polyp'),
-        _sample(EMPTY, GT_D, 'x.png', 'bkai_polyp'),
+        # The same mask under two prompts: the prompt key tells them apart.
+        _sample(PRED_A, GT_A, 'a.png', prompt_key='p1', text='polyp'),
+        _sample(PRED_C, GT_A, 'a.png', prompt_key='p2', text='pink polyp'),
+        # The same base name in two sub-folders: the folders tell them apart.
+        _sample(PRED_A, GT_A, 'mask_1/x.png'),
+        _sample(EMPTY, GT_A, 'mask_2/x.png'),
+        # Same key, other text (and another extension): numbered.
+        _sample(PRED_A, GT_A, 'b.jpg', text='one'),
+        _sample(EMPTY, GT_A, 'b.png', text='two'),
+    ]
+    _evaluate(samples, output_dir=str(tmp_path))
+    names = [row['output_file'] for row in _csv_rows(tmp_path)]
+    assert names == [
+        'a_p1.png', 'a_p2.png', 'mask_1/x.png', 'mask_2/x.png', 'b_1.png',
+        'b_2.png'
+    ]
+    expected = [PRED_A, PRED_C, PRED_A, EMPTY, PRED_A, EMPTY]
+    for name, pred in zip(names, expected):
+        saved = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(saved, pred * 255)
+
+
+def test_escaping_mask_names_stay_inside_output_dir(tmp_path):
+    gt_dir = tmp_path / 'data' / 'masks'
+    gt_dir.mkdir(parents=True)
+    cv2.imwrite(str(gt_dir / 'gt.png'), GT_A * 255)
+    out_dir = tmp_path / 'data' / 'out'
+    samples = [
+        _sample(PRED_C, GT_A, str(gt_dir / 'gt.png')),
+        _sample(PRED_A, GT_A, '../masks/gt.png', 'kvasir_polyp', 'two'),
+        _sample(EMPTY, GT_A, 'sub/../c.png'),
     ]
     with patch(PRINT_LOG) as print_log:
-        _evaluate(samples, output_dir=str(tmp_path))
-    messages = ' '.join(str(call.args[0]) for call in print_log.call_args_list)
-    assert "['x.png']" in messages and 'only one mask' in messages
+        _evaluate(samples, output_dir=str(out_dir))
+    # The ground truth is untouched and nothing was written next to it.
+    np.testing.assert_array_equal(
+        cv2.imread(str(gt_dir / 'gt.png'), cv2.IMREAD_UNCHANGED), GT_A * 255)
+    assert sorted(p.name for p in gt_dir.iterdir()) == ['gt.png']
+    rows = _csv_rows(out_dir)
+    absolute = '_outside/' + str(gt_dir / 'gt.png').lstrip('/')
+    assert [row['output_file']
+            for row in rows] == [absolute, '_outside/masks/gt.png', 'c.png']
+    assert rows[0]['mask_name'] == str(gt_dir / 'gt.png')
+    for row, pred in zip(rows, (PRED_C, PRED_A, EMPTY)):
+        saved = cv2.imread(
+            str(out_dir / row['output_file']), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(saved, pred * 255)
+    warnings = ' '.join(
+        str(call.args[0]) for call in print_log.call_args_list
+        if call.kwargs.get('level') == logging.WARNING)
+    assert '../masks/gt.png' in warnings and 'output_file' in warnings
 
 
 def test_no_masks_written_without_output_dir(tmp_path, monkeypatch):
