@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 MIM := $(VENV)/bin/mim
 
-QS_CONFIG := configs/quickstart/clipseg-tiny_1xb16-1000it_toy-shapes-128x128.py
+QS_CONFIG := configs/quickstart/clipseg-tiny_1xb16-650it_toy-shapes-128x128.py
 QS_WORK_DIR := work_dirs/quickstart
-QS_CKPT := $(QS_WORK_DIR)/iter_1000.pth
+QS_CKPT := $(QS_WORK_DIR)/iter_650.pth
 TOY_DATA := data/toy_shapes/anns/train.json
 
 # mmvlsm is installed as a normal (non-editable) package so that `mim train

@@ -12,7 +12,7 @@ from mmvlsm.apis import inference_model, init_model
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'quickstart',
-                  'clipseg-tiny_1xb16-1000it_toy-shapes-128x128.py')
+                  'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py')
 
 
 def test_init_model_loads_checkpoint_and_segments_by_text(tmp_path):

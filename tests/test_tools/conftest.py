@@ -10,7 +10,7 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 QUICKSTART_CONFIG = osp.join(
     REPO, 'configs', 'quickstart',
-    'clipseg-tiny_1xb16-1000it_toy-shapes-128x128.py')
+    'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py')
 
 
 def run_tool(args, timeout=600, cwd=REPO, env=None, expect_fail=False):

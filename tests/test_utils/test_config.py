@@ -37,7 +37,7 @@ def test_pooled_datasets_get_the_pretrained_tokenizer():
 def test_explicit_settings_are_kept_and_defaults_come_from_the_class():
     cfg = Config.fromfile(
         osp.join(CONFIGS, 'quickstart',
-                 'clipseg-tiny_1xb16-1000it_toy-shapes-128x128.py'))
+                 'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py'))
     cfg.test_dataloader.dataset.pipeline[-2]['tokenizer'] = 'my/tokenizer'
     del cfg.model['context_length']
     bind_prompt_tokenizer(cfg)

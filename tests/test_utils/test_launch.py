@@ -11,7 +11,7 @@ from mmvlsm.utils.launch import (add_launch_args, enable_amp,
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'quickstart',
-                  'clipseg-tiny_1xb16-1000it_toy-shapes-128x128.py')
+                  'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py')
 
 
 def _parse(*argv):

@@ -39,12 +39,17 @@ from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import Compose, default_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
+
+# Importing mmvlsm also installs the mmcv-lite fallbacks.
+from mmvlsm.registry import MODELS
+from mmvlsm.utils import bind_prompt_tokenizer
+from mmvlsm.utils.launch import ConfigOptionsAction, check_cfg_options
 
 AMP_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
 PROMPTS = ('one medium yellow round polyp located in right of the image',
@@ -94,8 +99,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.pretrained=/path')
+        action=ConfigOptionsAction,
+        help='override config settings, e.g. model.pretrained=/path (keys '
+        'checked as in tools/train.py)')
     return parser.parse_args()
 
 
@@ -206,10 +212,11 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
     gt = torch.stack([s.gt_sem_seg.data for s in samples]).float()
     input_ids, attention_mask = model.tokenize(samples, device)
     params = [p for p in model.parameters() if p.requires_grad]
+    # The config's AdamW settings (lr, weight decay, fused/foreach).
     optimizer = torch.optim.AdamW(
         params,
-        lr=optim_cfg.optimizer.get('lr', 1e-4),
-        weight_decay=optim_cfg.optimizer.get('weight_decay', 0.0))
+        **{k: v
+           for k, v in optim_cfg.optimizer.items() if k != 'type'})
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == 'fp16')
     autocast = autocast_fn(args, device)
 
@@ -381,12 +388,10 @@ def print_profile(model: torch.nn.Module, cfg: Config,
 
 def main() -> None:
     args = parse_args()
-    import mmvlsm  # noqa: F401
-    from mmvlsm.registry import MODELS
-    from mmvlsm.utils import bind_prompt_tokenizer
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     bind_prompt_tokenizer(cfg)
     init_default_scope(cfg.get('default_scope', 'mmvlsm'))

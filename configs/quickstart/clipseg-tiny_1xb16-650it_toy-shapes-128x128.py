@@ -1,7 +1,8 @@
 # Quickstart: a small CLIPSeg-architecture model trained from scratch on the
 # toy shapes data (`python tools/misc/generate_toy_dataset.py`). Every image
 # holds three shapes and the prompt says which one to segment, so the model
-# only does well if it reads the text. Trains on a laptop CPU in minutes.
+# only does well if it reads the text. Trains on a 2-core CPU in under three
+# minutes (650 iterations at batch 16).
 _base_ = [
     '../_base_/datasets/medvlsm.py',
     '../_base_/default_runtime.py',
@@ -25,44 +26,52 @@ test_pipeline = [
     dict(type='TokenizePrompt'),
     dict(type='PackVLSMInputs'),
 ]
+# The quickstart targets CPUs: no pinned memory (it only helps a GPU).
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
+    pin_memory=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=16,
     num_workers=2,
+    pin_memory=False,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 # One fixed prompt type ("<colour> <shape>") at test time; validation
 # draws every type but p0.
 test_dataloader = dict(
     batch_size=16,
     num_workers=2,
+    pin_memory=False,
     dataset=dict(
         data_root=data_root, prompt_type='p2', pipeline=test_pipeline))
 
 model = dict(
     type='CLIPSeg',
-    # A from-scratch CLIPSeg: ViT 128 px / patch 8 (16x16 tokens), 4 layers;
-    # text transformer 3 layers. With patch 8 the decoder uses the single
-    # transposed convolution (kernel = stride = patch), which returns logits
-    # at the input size.
+    # A from-scratch CLIPSeg: ViT 128 px / patch 8 (16x16 tokens), 3 layers
+    # of width 64, all read by the decoder; text transformer 2 layers. With
+    # patch 8 the decoder uses the single transposed convolution (kernel =
+    # stride = patch), which returns logits at the input size. GELU instead
+    # of CLIP's quick GELU: one fused kernel, and nothing pre-trained to
+    # match.
     config=dict(
         text_config=dict(
             hidden_size=64,
             intermediate_size=256,
-            num_hidden_layers=3,
-            num_attention_heads=4),
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            hidden_act='gelu'),
         vision_config=dict(
-            hidden_size=96,
-            intermediate_size=384,
-            num_hidden_layers=4,
+            hidden_size=64,
+            intermediate_size=256,
+            num_hidden_layers=3,
             num_attention_heads=4,
             image_size=128,
-            patch_size=8),
+            patch_size=8,
+            hidden_act='gelu'),
         projection_dim=64,
-        extract_layers=[1, 2, 3],
+        extract_layers=[0, 1, 2],
         reduce_dim=48,
         decoder_num_attention_heads=4,
         decoder_intermediate_size=192,
@@ -84,18 +93,19 @@ model = dict(
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-3),
+    # fused: one kernel for all parameters instead of a loop over them.
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-3, fused=True),
     clip_grad=dict(max_norm=0.5, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(
         type='CosineAnnealingLR',
         by_epoch=False,
-        begin=100,
-        end=1000,
+        begin=50,
+        end=650,
         eta_min=1e-5),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=500)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=650, val_interval=650)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
@@ -103,7 +113,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2),
+        type='CheckpointHook', by_epoch=False, interval=650, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # `tools/test.py --show-dir DIR` switches it on.
     visualization=dict(type='VLSMVisualizationHook', draw=False))
