@@ -33,6 +33,7 @@ Example::
 import argparse
 import gc
 import resource
+import statistics
 import time
 from contextlib import nullcontext
 from typing import Callable, Dict, List, Tuple
@@ -86,6 +87,11 @@ def parse_args() -> argparse.Namespace:
         help='input side; default: the config\'s `img_scale`')
     parser.add_argument('--steps', type=int, default=20, help='timed steps')
     parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=3,
+        help='alternating rounds of the mmvlsm / plain comparison')
     parser.add_argument(
         '--amp',
         nargs='?',
@@ -214,9 +220,10 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
     params = [p for p in model.parameters() if p.requires_grad]
     # The config's AdamW settings (lr, weight decay, fused/foreach).
     optimizer = torch.optim.AdamW(
-        params,
-        **{k: v
-           for k, v in optim_cfg.optimizer.items() if k != 'type'})
+        params, **{
+            k: v
+            for k, v in optim_cfg.optimizer.items() if k != 'type'
+        })
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == 'fp16')
     autocast = autocast_fn(args, device)
 
@@ -265,20 +272,38 @@ def amp_optim_cfg(cfg: Config, args: argparse.Namespace) -> dict:
 
 def compare(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
             size: int, device: torch.device) -> None:
-    """mmvlsm against plain PyTorch at ``--batch-size``."""
+    """mmvlsm against plain PyTorch at ``--batch-size``.
+
+    The two paths alternate for ``--rounds`` rounds and the median of each
+    is reported, so that drifts of the machine's speed (frequency, other
+    processes) hit both alike.
+    """
     batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
     optim_cfg = amp_optim_cfg(cfg, args)
-    mm_train, mm_test = measure_mmvlsm(model, batch, optim_cfg, args, device)
-    plain_train, plain_test = measure_plain(model, batch, optim_cfg, args,
-                                            device)
-    print(f'{"":<24}{"mmvlsm":>12}{"plain torch":>14}{"ratio":>8}')
+    runs: Dict[str, List[dict]] = dict(
+        mm_train=[], mm_test=[], plain_train=[], plain_test=[])
+    for _ in range(args.rounds):
+        for name, measure in (('mm', measure_mmvlsm), ('plain',
+                                                       measure_plain)):
+            train, test = measure(model, batch, optim_cfg, args, device)
+            runs[f'{name}_train'].append(train)
+            runs[f'{name}_test'].append(test)
+
+    def median(key: str, field: str) -> float:
+        return statistics.median(run[field] for run in runs[key])
+
+    print(f'{"":<24}{"mmvlsm":>12}{"plain torch":>14}{"ratio":>8}'
+          f'   (median of {args.rounds} rounds)')
     rows = [
-        ('train step (ms)', mm_train['seconds'] * 1e3,
-         plain_train['seconds'] * 1e3),
-        ('inference (images/s)', args.batch_size / mm_test['seconds'],
-         args.batch_size / plain_test['seconds']),
-        ('train peak mem (MiB)', mm_train['peak'], plain_train['peak']),
-        ('test peak mem (MiB)', mm_test['peak'], plain_test['peak']),
+        ('train step (ms)', median('mm_train', 'seconds') * 1e3,
+         median('plain_train', 'seconds') * 1e3),
+        ('inference (images/s)',
+         args.batch_size / median('mm_test', 'seconds'),
+         args.batch_size / median('plain_test', 'seconds')),
+        ('train peak mem (MiB)', max(r['peak'] for r in runs['mm_train']),
+         max(r['peak'] for r in runs['plain_train'])),
+        ('test peak mem (MiB)', max(r['peak'] for r in runs['mm_test']),
+         max(r['peak'] for r in runs['plain_test'])),
     ]
     for name, mm_value, plain_value in rows:
         print(f'{name:<24}{mm_value:>12.1f}{plain_value:>14.1f}'

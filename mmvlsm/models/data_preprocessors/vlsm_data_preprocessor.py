@@ -36,8 +36,8 @@ class VLSMDataPreProcessor(BaseDataPreprocessor):
     Every step works on the whole batch: the images (uint8, (B, C, H, W)
     stacked by the collate function, or a list of (C, H, W) tensors stacked
     here) are copied to the device once, non-blocking (from pinned memory
-    when the dataloader sets ``pin_memory=True``), then converted to float
-    and normalised in place with one call per step; the prompts' token ids
+    when the dataloader sets ``pin_memory=True``), then converted and
+    normalised in two passes (subtract, divide); the prompts' token ids
     (from :class:`mmvlsm.datasets.transforms.TokenizePrompt`) are stacked,
     trimmed to the longest prompt and copied once. The result equals
     mmseg's ``SegDataPreProcessor`` on images of one size (tested), which
@@ -115,9 +115,11 @@ class VLSMDataPreProcessor(BaseDataPreprocessor):
         inputs = self._stack_images(data['inputs'])
         if self.bgr_to_rgb and inputs.size(1) == 3:
             inputs = inputs.flip(1)
-        # A copy even for float input: normalising in place must not alter
-        # the caller's tensor.
-        inputs = inputs.to(torch.float32, copy=True)
+        if inputs.is_floating_point() or not self._enable_normalize:
+            inputs = inputs.float()
         if self._enable_normalize:
-            inputs = inputs.sub_(self.mean).div_(self.std)
+            # Two passes over the batch: uint8 - float32 converts while it
+            # subtracts, into a new tensor (the caller's is left alone), and
+            # the division is in place.
+            inputs = (inputs - self.mean).div_(self.std)
         return dict(inputs=inputs, data_samples=self.cast_data(data_samples))
