@@ -20,6 +20,9 @@ from .config import bind_prompt_tokenizer, static_token_shapes_for_compile
 
 # Config keys the Runner builds a torch DataLoader from (without a `type`).
 DATALOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# Top-level keys mmengine's Runner reads from the config itself rather than
+# taking them as arguments.
+RUNNER_CONFIG_KEYS = ('compile', 'model_wrapper_cfg', 'runner_type')
 
 
 def _split_items(text: str) -> List[str]:
@@ -145,7 +148,8 @@ def _builder_arguments(node: dict, path: str) -> Optional[List[str]]:
     parameters = inspect.signature(builder).parameters.values()
     if any(p.kind == p.VAR_KEYWORD for p in parameters):
         return None
-    return [p.name for p in parameters]
+    names = [p.name for p in parameters]
+    return names + list(RUNNER_CONFIG_KEYS) if builder is Runner else names
 
 
 def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:

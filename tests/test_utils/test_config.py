@@ -3,7 +3,7 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from mmvlsm.utils import bind_prompt_tokenizer
+from mmvlsm.utils import bind_prompt_tokenizer, static_token_shapes_for_compile
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'configs')
 
@@ -46,3 +46,13 @@ def test_explicit_settings_are_kept_and_defaults_come_from_the_class():
     assert test_step['context_length'] == 77
     train_step = cfg.train_dataloader.dataset.pipeline[-2]
     assert train_step['tokenizer'] == dict(type='openai_bpe')
+
+
+def test_compile_keeps_token_batches_at_one_length():
+    path = osp.join(CONFIGS, 'quickstart',
+                    'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py')
+    cfg = static_token_shapes_for_compile(Config.fromfile(path))
+    assert 'trim_tokens' not in cfg.model.data_preprocessor
+    cfg.compile = dict(mode='max-autotune')
+    static_token_shapes_for_compile(cfg)
+    assert cfg.model.data_preprocessor.trim_tokens is False

@@ -109,8 +109,13 @@ def test_existing_keys_indices_and_builder_arguments_pass(tmp_path):
         'model.freeze_text=True',
         'test_dataloader.drop_last=False',  # DataLoader
         'experiment_name=tiny',  # Runner
+        'compile=True',  # read by the Runner from the config
+        'model.data_preprocessor.trim_tokens=True',
     )
     assert cfg.test_dataloader.dataset.override_prompt == 'a red circle'
+    assert cfg.compile is True
+    # An explicit trim_tokens wins over the one `compile` implies.
+    assert cfg.model.data_preprocessor.trim_tokens is True
     assert cfg.train_dataloader.dataset.pipeline[1].mask_labels == [1, 2]
     assert cfg.train_dataloader.dataset.pipeline[0].type == \
         'LoadCheckedImageFromFile'
