@@ -27,9 +27,11 @@ class TextPromptedSegmentor(BaseSegmentor):
     """Base class of segmentors that segment what a text prompt describes.
 
     Each data sample carries its prompt as a string in ``metainfo['text']``
-    and gets one binary mask. The prompts of a batch are tokenized (padded
-    to the longest one, truncated to ``context_length`` tokens) and a
-    subclass turns images and tokens into logits in three steps:
+    and gets one binary mask. The prompts of a batch come tokenized by the
+    data pipeline (``TokenizePrompt``) or are tokenized here (padded to the
+    longest one, truncated to ``context_length`` tokens), see
+    :meth:`tokenize`, and a subclass turns images and tokens into logits in
+    three steps:
 
     - :meth:`extract_feat`: image features from ``inputs``;
     - :meth:`encode_text`: text features from the tokens;
@@ -60,7 +62,7 @@ class TextPromptedSegmentor(BaseSegmentor):
             the sigmoid probability above which a pixel is foreground.
             Defaults to None, i.e. ``dict(threshold=0.5)``.
         data_preprocessor (dict, optional): Config of the data
-            preprocessor, usually ``SegDataPreProcessor``. Defaults to None.
+            preprocessor, usually ``VLSMDataPreProcessor``. Defaults to None.
         init_cfg (dict | list[dict], optional): Initialization config.
             Defaults to None.
     """
