@@ -88,6 +88,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--steps', type=int, default=20, help='timed steps')
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument(
+        '--inference-only',
+        action='store_true',
+        help='time inference alone (no train step, no optimizer)')
+    parser.add_argument(
         '--rounds',
         type=int,
         default=3,
@@ -108,7 +112,11 @@ def parse_args() -> argparse.Namespace:
         action=ConfigOptionsAction,
         help='override config settings, e.g. model.pretrained=/path (keys '
         'checked as in tools/train.py)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.inference_only and (args.batch_sizes or args.profile):
+        parser.error('--inference-only applies to the mmvlsm / plain '
+                     'comparison, not to --batch-sizes or --profile')
+    return args
 
 
 def pack_pipeline(cfg: Config) -> Compose:
@@ -190,13 +198,15 @@ def measure_mmvlsm(model: torch.nn.Module, batch: dict, optim_cfg: dict,
                    args: argparse.Namespace,
                    device: torch.device) -> Tuple[dict, dict]:
     """Time the Runner's path: ``train_step`` and ``test_step``."""
-    optim_wrapper = build_optim_wrapper(model, optim_cfg)
-    model.train()
-    train = timed(lambda: model.train_step(batch, optim_wrapper), args.steps,
-                  args.warmup, device)
-    # Inference memory must not count the optimizer state and gradients.
-    optim_wrapper.optimizer.state.clear()
-    release_memory(model, device)
+    train = None
+    if not args.inference_only:
+        optim_wrapper = build_optim_wrapper(model, optim_cfg)
+        model.train()
+        train = timed(lambda: model.train_step(batch, optim_wrapper),
+                      args.steps, args.warmup, device)
+        # Inference memory must not count the optimizer state and gradients.
+        optim_wrapper.optimizer.state.clear()
+        release_memory(model, device)
     model.eval()
     with torch.no_grad(), autocast_fn(args, device)():
         test = timed(lambda: model.test_step(batch), args.steps, args.warmup,
@@ -248,10 +258,12 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
         scaler.step(optimizer)
         scaler.update()
 
-    model.train()
-    train = timed(train_step, args.steps, args.warmup, device)
-    optimizer.state.clear()
-    release_memory(model, device)
+    train = None
+    if not args.inference_only:
+        model.train()
+        train = timed(train_step, args.steps, args.warmup, device)
+        optimizer.state.clear()
+        release_memory(model, device)
     model.eval()
     with torch.no_grad(), autocast():
         test = timed(lambda: forward().sigmoid() > 0.5, args.steps,
@@ -294,17 +306,17 @@ def compare(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
 
     print(f'{"":<24}{"mmvlsm":>12}{"plain torch":>14}{"ratio":>8}'
           f'   (median of {args.rounds} rounds)')
-    rows = [
-        ('train step (ms)', median('mm_train', 'seconds') * 1e3,
-         median('plain_train', 'seconds') * 1e3),
-        ('inference (images/s)',
-         args.batch_size / median('mm_test', 'seconds'),
-         args.batch_size / median('plain_test', 'seconds')),
-        ('train peak mem (MiB)', max(r['peak'] for r in runs['mm_train']),
-         max(r['peak'] for r in runs['plain_train'])),
-        ('test peak mem (MiB)', max(r['peak'] for r in runs['mm_test']),
-         max(r['peak'] for r in runs['plain_test'])),
-    ]
+    rows = [('inference (images/s)',
+             args.batch_size / median('mm_test', 'seconds'),
+             args.batch_size / median('plain_test', 'seconds')),
+            ('test peak mem (MiB)', max(r['peak'] for r in runs['mm_test']),
+             max(r['peak'] for r in runs['plain_test']))]
+    if not args.inference_only:
+        rows = [('train step (ms)', median('mm_train', 'seconds') * 1e3,
+                 median('plain_train', 'seconds') * 1e3),
+                ('train peak mem (MiB)',
+                 max(r['peak'] for r in runs['mm_train']),
+                 max(r['peak'] for r in runs['plain_train']))] + rows
     for name, mm_value, plain_value in rows:
         print(f'{name:<24}{mm_value:>12.1f}{plain_value:>14.1f}'
               f'{mm_value / plain_value:>8.2f}')
