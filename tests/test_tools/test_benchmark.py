@@ -1,0 +1,45 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""The benchmark script runs in each of its modes (not a timing test)."""
+import sys
+
+from .conftest import QUICKSTART_CONFIG, run_tool
+
+BENCHMARK = 'tools/analysis_tools/benchmark.py'
+FAST = ['--steps', '1', '--warmup', '0', '--device', 'cpu']
+
+
+def test_comparison_and_dataloader(toy_root):
+    log = run_tool([
+        sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--batch-size', '2',
+        '--rounds', '1', '--data',
+        str(toy_root), '--workers', '0', '1'
+    ] + FAST)
+    for row in ('workers', 'train step (ms)', 'inference (images/s)',
+                'test peak mem (MiB)'):
+        assert row in log
+    assert 'median of 1 rounds' in log
+
+
+def test_batch_size_sweep_with_plot(tmp_path):
+    plot = tmp_path / 'sweep.png'
+    log = run_tool([
+        sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--batch-sizes', '1',
+        '2', '--plot',
+        str(plot)
+    ] + FAST)
+    assert 'train img/s' in log
+    assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_profile_and_inference_only():
+    log = run_tool([
+        sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--batch-size', '2',
+        '--profile'
+    ] + FAST)
+    assert 'train step, 1 steps:' in log and 'Self CPU time total' in log
+    log = run_tool([
+        sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--batch-size', '2',
+        '--rounds', '1', '--inference-only'
+    ] + FAST)
+    assert 'inference (images/s)' in log
+    assert 'train step' not in log
