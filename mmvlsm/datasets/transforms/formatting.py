@@ -1,5 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Packing of a text-prompted sample for the model."""
+from typing import Sequence
+
 import torch
 from mmseg.datasets.transforms import PackSegInputs
 
@@ -29,10 +31,19 @@ class PackVLSMInputs(PackSegInputs):
             Defaults to :data:`DEFAULT_META_KEYS`.
     """
 
-    def __init__(self, meta_keys=DEFAULT_META_KEYS) -> None:
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         super().__init__(meta_keys=meta_keys)
 
     def transform(self, results: dict) -> dict:
+        """Pack ``results`` into ``inputs`` and a ``SegDataSample``.
+
+        Args:
+            results (dict): The pipeline's results.
+
+        Returns:
+            dict: ``inputs`` (Tensor) and ``data_samples``
+            (``SegDataSample``).
+        """
         packed = super().transform(results)
         for key in TOKEN_KEYS:
             if key in results:
