@@ -36,6 +36,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if (args.out is not None and args.show_dir is not None
+            and osp.realpath(args.out) == osp.realpath(args.show_dir)):
+        # Masks and overlays are named alike and would overwrite each other.
+        raise ValueError(f'--out and --show-dir are both {args.out}; give '
+                         'them different folders')
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = load_launch_config(args)

@@ -152,8 +152,14 @@ def inference_model(model: torch.nn.Module, img: ImageInput,
         step for step in model.cfg.test_dataloader.dataset.pipeline
         if step['type'] not in GT_TRANSFORMS
     ]
-    loader = next(i for i, step in enumerate(steps)
-                  if step['type'] in IMAGE_LOADERS)
+    loader = next(
+        (i for i, step in enumerate(steps) if step['type'] in IMAGE_LOADERS),
+        None)
+    if loader is None:
+        raise ValueError(
+            'inference_model needs an image loader (one of '
+            f'{IMAGE_LOADERS}) in the test pipeline of the model\'s config; '
+            f'it has {[step["type"] for step in steps]}')
     img = prepare_image(img, steps[loader].get('depth_scaling', 'range'))
     if isinstance(img, np.ndarray):
         # An array is already decoded: load it as mmseg does for arrays.

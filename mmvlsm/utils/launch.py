@@ -162,8 +162,9 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
     part is an argument of what the dict above it builds: of its ``type``
     (``test_dataloader.dataset.override_prompt`` is an argument of
     ``MedVLSMDataset``), of ``DataLoader`` for the ``*_dataloader`` dicts and
-    of ``Runner`` at the top level. A type taking ``**kwargs`` accepts any
-    key.
+    of ``Runner`` at the top level, where the keys the Runner reads from the
+    config itself (:data:`RUNNER_CONFIG_KEYS`, e.g. ``compile``) count too.
+    A type taking ``**kwargs`` accepts any key.
 
     Args:
         cfg (Config): The config the options go into.

@@ -108,3 +108,14 @@ def test_other_inputs_are_refused_with_what_is_accepted(
 def test_one_prompt_expected(model):
     with pytest.raises(TypeError, match='one prompt'):
         inference_model(model, np.zeros((8, 8, 3), np.uint8), ['a', 'b'])
+
+
+def test_pipeline_without_image_loader_is_named(model):
+    pipeline = model.cfg.test_dataloader.dataset.pipeline
+    saved = list(pipeline)
+    pipeline[0] = dict(type='MyLoader')
+    try:
+        with pytest.raises(ValueError, match=r"image loader.*'MyLoader'"):
+            inference_model(model, np.zeros((8, 8, 3), np.uint8), 'a')
+    finally:
+        pipeline[:] = saved

@@ -5,6 +5,9 @@ import sys
 from .conftest import QUICKSTART_CONFIG, run_tool
 
 BENCHMARK = 'tools/analysis_tools/benchmark.py'
+# Its train set pools three datasets (a ConcatDataset).
+POOLED_CONFIG = ('configs/clipseg/'
+                 'clipseg-rd64-refined_1xb128_cvc300-polyp-352x352.py')
 FAST = ['--steps', '1', '--warmup', '0', '--device', 'cpu']
 
 
@@ -43,3 +46,15 @@ def test_profile_and_inference_only():
     ] + FAST)
     assert 'inference (images/s)' in log
     assert 'train step' not in log
+
+
+def test_amp_on_cpu_and_data_of_a_pooled_config_are_refused(tmp_path):
+    log = run_tool(
+        [sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--amp'] + FAST,
+        expect_fail=True)
+    assert '--amp needs a GPU' in log
+    log = run_tool(
+        [sys.executable, BENCHMARK, POOLED_CONFIG, '--data',
+         str(tmp_path)] + FAST,
+        expect_fail=True)
+    assert 'is a ConcatDataset without one' in log

@@ -266,3 +266,16 @@ def test_misspelt_cfg_option_stops_the_tools(toy_root, tmp_path):
             expect_fail=True)
         assert "Did you mean 'model.test_cfg.threshold'?" in log
         assert not (tmp_path / tool).exists()
+
+
+def test_out_and_show_dir_must_differ(tmp_path):
+    # Masks and overlays are named alike: one folder would mix them up.
+    log = run_tool([
+        sys.executable, 'tools/test.py', QUICKSTART_CONFIG, QUICKSTART_CONFIG,
+        '--out',
+        str(tmp_path / 'out'), '--show-dir',
+        str(tmp_path / 'out') + '/'
+    ],
+                   expect_fail=True)
+    assert '--out and --show-dir are both' in log
+    assert not (tmp_path / 'out').exists()

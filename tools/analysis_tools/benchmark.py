@@ -50,9 +50,9 @@ from mmengine.structures import PixelData
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
 from mmvlsm.registry import MODELS
 from mmvlsm.utils import bind_prompt_tokenizer
-from mmvlsm.utils.launch import ConfigOptionsAction, check_cfg_options
+from mmvlsm.utils.launch import (AMP_DTYPES, ConfigOptionsAction,
+                                 check_cfg_options)
 
-AMP_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
 PROMPTS = ('one medium yellow round polyp located in right of the image',
            'polyp', 'skin melanoma', 'foot ulcer')
 
@@ -191,7 +191,8 @@ def autocast_fn(args: argparse.Namespace,
                 device: torch.device) -> Callable[[], object]:
     if args.amp is None:
         return nullcontext
-    return lambda: torch.autocast(device.type, dtype=AMP_DTYPES[args.amp])
+    dtype = getattr(torch, AMP_DTYPES[args.amp])
+    return lambda: torch.autocast(device.type, dtype=dtype)
 
 
 def measure_mmvlsm(model: torch.nn.Module, batch: dict, optim_cfg: dict,
@@ -235,6 +236,8 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
             for k, v in optim_cfg.optimizer.items() if k != 'type'
         })
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == 'fp16')
+    # The config's gradient clipping, as the OptimWrapper applies it.
+    max_norm = (optim_cfg.get('clip_grad') or {}).get('max_norm')
     autocast = autocast_fn(args, device)
 
     def forward() -> torch.Tensor:
@@ -254,7 +257,8 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
                                                       gt) + dice.mean()
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(params, 0.5)
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
         scaler.step(optimizer)
         scaler.update()
 
@@ -312,11 +316,12 @@ def compare(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
             ('test peak mem (MiB)', max(r['peak'] for r in runs['mm_test']),
              max(r['peak'] for r in runs['plain_test']))]
     if not args.inference_only:
-        rows = [('train step (ms)', median('mm_train', 'seconds') * 1e3,
-                 median('plain_train', 'seconds') * 1e3),
-                ('train peak mem (MiB)',
-                 max(r['peak'] for r in runs['mm_train']),
-                 max(r['peak'] for r in runs['plain_train']))] + rows
+        rows = [
+            ('train step (ms)', median('mm_train', 'seconds') * 1e3,
+             median('plain_train', 'seconds') * 1e3),
+            ('train peak mem (MiB)', max(r['peak'] for r in runs['mm_train']),
+             max(r['peak'] for r in runs['plain_train']))
+        ] + rows
     for name, mm_value, plain_value in rows:
         print(f'{name:<24}{mm_value:>12.1f}{plain_value:>14.1f}'
               f'{mm_value / plain_value:>8.2f}')
@@ -434,6 +439,14 @@ def main() -> None:
     init_default_scope(cfg.get('default_scope', 'mmvlsm'))
     size = args.img_size or cfg.get('img_scale', (352, 352))[0]
     device = torch.device(args.device)
+    if args.amp is not None and device.type != 'cuda':
+        raise ValueError(f'--amp needs a GPU: mmengine\'s AmpOptimWrapper '
+                         f'does not run on {device}')
+    if args.data and 'data_root' not in cfg.train_dataloader.dataset:
+        raise ValueError(
+            '--data replaces the data_root of the train dataset, but that '
+            f'of {args.config} is a {cfg.train_dataloader.dataset["type"]} '
+            'without one; use the config of a single dataset')
     print(f'config: {args.config}')
     print(
         f'device: {device} ('

@@ -22,6 +22,12 @@ DEPTH_SCALINGS = ('range', 'dtype')
 JPEG_MAGIC = b'\xff\xd8\xff'
 
 
+def _check_depth_scaling(depth_scaling: str) -> None:
+    if depth_scaling not in DEPTH_SCALINGS:
+        raise ValueError(f'depth_scaling must be one of {DEPTH_SCALINGS}, '
+                         f'got {depth_scaling!r}')
+
+
 def to_uint8(img: np.ndarray,
              depth_scaling: str = 'range',
              name: str = 'image') -> np.ndarray:
@@ -51,9 +57,7 @@ def to_uint8(img: np.ndarray,
     Raises:
         ValueError: For a dtype or values outside the rules above.
     """
-    if depth_scaling not in DEPTH_SCALINGS:
-        raise ValueError(f'depth_scaling must be one of {DEPTH_SCALINGS}, '
-                         f'got {depth_scaling!r}')
+    _check_depth_scaling(depth_scaling)
     if img.dtype == np.uint8:
         return img
     if img.dtype == np.uint16:
@@ -137,9 +141,7 @@ class LoadCheckedImageFromFile(LoadImageFromFile):
         if self.imdecode_backend != 'cv2':
             raise ValueError("imdecode_backend must be 'cv2', got "
                              f'{self.imdecode_backend!r}')
-        if depth_scaling not in DEPTH_SCALINGS:
-            raise ValueError(f'depth_scaling must be one of {DEPTH_SCALINGS}'
-                             f', got {depth_scaling!r}')
+        _check_depth_scaling(depth_scaling)
         self.depth_scaling = depth_scaling
 
     def transform(self, results: dict) -> Optional[dict]:

@@ -159,9 +159,7 @@ class DiceIoUMetric(BaseMetric):
                 torch.stack([(pred & gt).sum(),
                              pred.sum(),
                              gt.sum()]))
-            records.append(
-                dict(
-                    **keys))
+            records.append(keys)
             if self.output_dir is not None:
                 # Named in `compute_metrics`, once every sample is known.
                 records[-1]['partial_file'] = write_partial(
