@@ -47,12 +47,56 @@ def _registry_of(key):
     }.get(key)
 
 
+MEDVLSM_DATASETS = ('kvasir-polyp', 'clinicdb-polyp', 'bkai-polyp',
+                    'cvc300-polyp', 'colondb-polyp', 'etis-polyp', 'isic',
+                    'dfu', 'camus', 'busi', 'chexlocalize')
+
+
 def test_a_config_per_medvlsm_dataset():
     names = {osp.basename(path) for path in CONFIGS}
-    for dataset in ('kvasir-polyp', 'clinicdb-polyp', 'bkai-polyp',
-                    'cvc300-polyp', 'colondb-polyp', 'etis-polyp', 'isic',
-                    'dfu', 'camus', 'busi', 'chexlocalize'):
+    for dataset in MEDVLSM_DATASETS:
         assert f'clipseg-rd64-refined_1xb128_{dataset}-352x352.py' in names
+        assert f'biomedclipseg_1xb128_{dataset}-224x224.py' in names
+        assert f'biomedclipseg-d_1xb128_{dataset}-224x224.py' in names
+
+
+def _pipelines(dataset):
+    """The pipelines of a dataset config and of every ConcatDataset
+    member."""
+    if 'datasets' in dataset:
+        return [
+            p for member in dataset['datasets'] for p in _pipelines(member)
+        ]
+    return [dataset['pipeline']]
+
+
+@pytest.mark.parametrize('dataset', MEDVLSM_DATASETS)
+def test_biomedclipseg_configs_resize_to_224(dataset):
+    """Every dataloader of both variants feeds BiomedCLIP's 224x224 input,
+    with the same data as the CLIPSeg config of that dataset."""
+    clipseg = Config.fromfile(
+        osp.join(REPO, 'configs', 'clipseg',
+                 f'clipseg-rd64-refined_1xb128_{dataset}-352x352.py'))
+    for variant, decoder_pretrained in (('biomedclipseg', None),
+                                        ('biomedclipseg-d',
+                                         'CIDAS/clipseg-rd64-refined')):
+        cfg = Config.fromfile(
+            osp.join(REPO, 'configs', 'biomedclipseg',
+                     f'{variant}_1xb128_{dataset}-224x224.py'))
+        assert cfg.model.type == 'BiomedCLIPSeg'
+        assert cfg.model.get('decoder_pretrained') == decoder_pretrained
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            pipelines = _pipelines(cfg[loader]['dataset'])
+            references = _pipelines(clipseg[loader]['dataset'])
+            assert len(pipelines) == len(references)
+            for pipeline, reference in zip(pipelines, references):
+                scales = [
+                    t['scale'] for t in pipeline if t['type'] == 'Resize'
+                ]
+                assert scales == [(224, 224)], (variant, loader)
+                assert [t['type'] for t in pipeline] == \
+                    [t['type'] for t in reference]
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

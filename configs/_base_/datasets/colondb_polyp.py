@@ -2,26 +2,24 @@
 # the endoscopy pool and are tested on all of CVC-ColonDB's images (its
 # train.json and test.json; it has no validation split).
 _base_ = './endoscopy_pooled.py'
-dataset_type = 'MedVLSMDataset'
-prompt_type = 'random'
 data_root = 'data/colondb_polyp'
-test_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
+
+
+def all_images(pipeline):
+    """Both annotated splits of the dataset, for testing."""
+    return dict(
         type='ConcatDataset',
         datasets=[
             dict(
-                type=dataset_type,
+                type='MedVLSMDataset',
                 data_root=data_root,
-                ann_file='anns/train.json',
-                prompt_type=prompt_type,
+                ann_file=f'anns/{split}.json',
+                prompt_type='random',
                 test_mode=True,
-                pipeline={{_base_.test_pipeline}}),
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                ann_file='anns/test.json',
-                prompt_type=prompt_type,
-                test_mode=True,
-                pipeline={{_base_.test_pipeline}}),
-        ]))
+                pipeline=pipeline) for split in ('train', 'test')
+        ])
+
+
+test_dataloader = dict(
+    dataset=dict(_delete_=True, **all_images({{_base_.test_pipeline}})))
+test_dataset_224x224 = all_images({{_base_.test_pipeline_224x224}})

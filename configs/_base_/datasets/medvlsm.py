@@ -1,6 +1,6 @@
 # medvlsm-format data, with pipelines at CLIPSeg's 352x352 input (a model
-# with another input size replaces `train_pipeline`/`test_pipeline` in the
-# dataloaders). A dataset config based on this one sets `data_root` (and, if
+# with another input size sets the dataloaders' pipelines to the variants
+# below). A dataset config based on this one sets `data_root` (and, if
 # it wants, `prompt_type`) of the three dataloaders. Upstream resized to a
 # square without keeping the aspect ratio and used no augmentation; flips,
 # scaling and colour jitter are options: insert them into `train_pipeline`
@@ -12,25 +12,37 @@ img_scale = (352, 352)
 # set a key such as 'p4' to train/evaluate one prompt type (medvlsm).
 prompt_type = 'random'
 
-# TokenizePrompt runs in the dataloader workers; its tokenizer and context
-# length are the model's, filled in by the tools (see
-# mmvlsm.utils.bind_prompt_tokenizer), so these pipelines fit every model.
-train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadBinaryMask'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='TokenizePrompt'),
-    dict(type='PackVLSMInputs'),
-]
-# The ground truth is loaded after the resize, so metrics and saved masks
-# are at the original resolution.
-test_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='LoadBinaryMask'),
-    dict(type='TokenizePrompt'),
-    dict(type='PackVLSMInputs'),
-]
+
+def square_pipelines(side):
+    """The train and test pipelines for a square model input.
+
+    TokenizePrompt runs in the dataloader workers; its tokenizer and context
+    length are the model's, filled in by the tools (see
+    mmvlsm.utils.bind_prompt_tokenizer), so these pipelines fit every model.
+    In the test pipeline the ground truth is loaded after the resize, so
+    metrics and saved masks are at the original resolution.
+    """
+    train = [
+        dict(type='LoadCheckedImageFromFile'),
+        dict(type='LoadBinaryMask'),
+        dict(type='Resize', scale=(side, side), keep_ratio=False),
+        dict(type='TokenizePrompt'),
+        dict(type='PackVLSMInputs'),
+    ]
+    test = [
+        dict(type='LoadCheckedImageFromFile'),
+        dict(type='Resize', scale=(side, side), keep_ratio=False),
+        dict(type='LoadBinaryMask'),
+        dict(type='TokenizePrompt'),
+        dict(type='PackVLSMInputs'),
+    ]
+    return train, test
+
+
+train_pipeline, test_pipeline = square_pipelines(img_scale[0])
+# BiomedCLIPSeg's input: its configs set the dataloaders' `pipeline` (or,
+# for pooled data, `dataset`; see endoscopy_pooled.py) to these.
+train_pipeline_224x224, test_pipeline_224x224 = square_pipelines(224)
 
 # Decoding, resizing and tokenising happen in the workers; `default_collate`
 # stacks the images there into one uint8 batch, which `pin_memory` lets the

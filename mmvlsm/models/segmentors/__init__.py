@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .base import TextPromptedSegmentor
+from .biomedclipseg import BiomedCLIPSeg
 from .clipseg import CLIPSeg
 
-__all__ = ['TextPromptedSegmentor', 'CLIPSeg']
+__all__ = ['TextPromptedSegmentor', 'BiomedCLIPSeg', 'CLIPSeg']

@@ -3,29 +3,14 @@ from contextlib import nullcontext
 from typing import Any, List, Optional, Tuple
 
 import torch
-import torch.nn as nn
 from mmseg.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
 from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 
 from mmvlsm.registry import MODELS
+from ..decode_heads import reset_clipseg_decoder_io_layers
 from ..utils import TokenizerConfig, hf_from_pretrained
 from .base import DEFAULT_LOSSES, LossConfigs, TextPromptedSegmentor
-
-
-def _reset_decoder_input_output_layers(decoder: nn.Module) -> None:
-    """Give the decoder's FiLM, reduce and upsampling layers torch's init.
-
-    transformers initializes them with a normal of std
-    ``initializer_factor`` (1.0), which makes the logits of a randomly
-    initialized CLIPSeg explode (std around 100); torch's default
-    (Kaiming-uniform) init keeps them near 0.
-    """
-    for part in (decoder.film_mul, decoder.film_add, decoder.reduces,
-                 decoder.transposed_convolution):
-        for layer in part.modules():
-            if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-                layer.reset_parameters()
 
 
 @MODELS.register_module()
@@ -143,7 +128,7 @@ class CLIPSeg(TextPromptedSegmentor):
             clipseg = CLIPSegForImageSegmentation(
                 CLIPSegConfig(
                     **config, attn_implementation=attn_implementation))
-            _reset_decoder_input_output_layers(clipseg.decoder)
+            reset_clipseg_decoder_io_layers(clipseg.decoder)
         self.hf_config: CLIPSegConfig = clipseg.config
         self.vision_model = clipseg.clip.vision_model
         self.text_model = clipseg.clip.text_model

@@ -9,6 +9,7 @@ from transformers import AutoTokenizer, CLIPTokenizer, PreTrainedTokenizerBase
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from .hf_loading import hf_from_pretrained
+from .open_clip_loading import open_clip_tokenizer
 
 TokenizerConfig = Union[str, dict, PreTrainedTokenizerBase]
 
@@ -74,6 +75,10 @@ def build_tokenizer(cfg: TokenizerConfig) -> PreTrainedTokenizerBase:
               extra ``from_pretrained`` keyword arguments;
             - ``dict(type='openai_bpe', bpe_path=None,
               model_max_length=77)``, see :func:`openai_clip_tokenizer`;
+            - ``dict(type='open_clip', name=...)``, the Hugging Face
+              tokenizer of an open_clip model (``'hf-hub:ORG/REPO'`` or
+              ``'local-dir:DIR'``), see
+              :func:`~mmvlsm.models.utils.open_clip_loading.open_clip_tokenizer`;
             - an already built tokenizer, returned as is.
 
     Returns:
@@ -93,5 +98,7 @@ def build_tokenizer(cfg: TokenizerConfig) -> PreTrainedTokenizerBase:
         return openai_clip_tokenizer(**kwargs)
     if tokenizer_type == 'hf':
         return hf_from_pretrained(AutoTokenizer, **kwargs)
+    if tokenizer_type == 'open_clip':
+        return open_clip_tokenizer(**kwargs)
     raise ValueError(f'Unknown tokenizer type "{tokenizer_type}"; expected '
-                     '"hf" or "openai_bpe".')
+                     '"hf", "openai_bpe" or "open_clip".')

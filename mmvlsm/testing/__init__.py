@@ -1,0 +1,4 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .tiny_open_clip import save_tiny_open_clip
+
+__all__ = ['save_tiny_open_clip']
