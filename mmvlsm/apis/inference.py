@@ -1,7 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Segment an image by a text prompt with a trained model."""
 import os
-from typing import Optional, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -17,7 +17,9 @@ from mmvlsm.datasets.transforms.loading import to_uint8
 from mmvlsm.registry import MODELS
 from mmvlsm.utils import bind_prompt_tokenizer
 
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+PathInput = Union[str, os.PathLike]
+ImageInput = Union[PathInput, Image.Image, np.ndarray]
+PromptInput = Union[str, Sequence[str]]
 ACCEPTED = ('a path, a PIL image, or a numpy array of shape (H, W), '
             '(H, W, 1), (H, W, 3) (BGR) or (H, W, 4) (BGRA) with dtype '
             'uint8, uint16 or float in [0, 1]')
@@ -89,9 +91,8 @@ def prepare_image(img: ImageInput,
         return os.fspath(img)
     if isinstance(img, (list, tuple)):
         raise TypeError(
-            f'inference_model segments one image, got a '
-            f'{type(img).__name__} of {len(img)}; call it once per image '
-            '(batched inference is not supported yet)')
+            f'a {type(img).__name__} of {len(img)} is not an image; '
+            'inference_model takes one image or a flat list of images')
     if isinstance(img, Image.Image):
         if img.mode in PIL_NUMERIC_MODES:
             array = np.asarray(img)
@@ -124,32 +125,14 @@ def prepare_image(img: ImageInput,
     return np.ascontiguousarray(array)
 
 
-def inference_model(model: torch.nn.Module, img: ImageInput,
-                    text: str) -> SegDataSample:
-    """Segment what ``text`` describes in ``img``.
-
-    Args:
-        model (nn.Module): A model from :func:`init_model`.
-        img (str | os.PathLike | PIL.Image.Image | np.ndarray): One image:
-            a path, a PIL image, or an array (grey, BGR or BGRA; uint8,
-            uint16 or float in [0, 1]). See :func:`prepare_image` for how
-            each is converted; 16-bit images follow the config's image
-            loader (``depth_scaling``).
-        text (str): The prompt.
+def _test_steps(cfg: Config) -> Tuple[List[dict], int]:
+    """The model's test pipeline without its ground-truth steps.
 
     Returns:
-        SegDataSample: ``pred_sem_seg`` (1, H, W) in {0, 1} and
-        ``seg_logits`` (1, H, W), at the image's original size.
-
-    Raises:
-        TypeError: If ``img`` or ``text`` is of a type not accepted.
-        ValueError: If an array's shape, dtype or values are not accepted.
+        tuple[list[dict], int]: The steps and the index of the image loader.
     """
-    if not isinstance(text, str):
-        raise TypeError('inference_model takes one prompt (a str), got a '
-                        f'{type(text).__name__}')
     steps = [
-        step for step in model.cfg.test_dataloader.dataset.pipeline
+        step for step in cfg.test_dataloader.dataset.pipeline
         if step['type'] not in GT_TRANSFORMS
     ]
     loader = next(
@@ -160,15 +143,145 @@ def inference_model(model: torch.nn.Module, img: ImageInput,
             'inference_model needs an image loader (one of '
             f'{IMAGE_LOADERS}) in the test pipeline of the model\'s config; '
             f'it has {[step["type"] for step in steps]}')
-    img = prepare_image(img, steps[loader].get('depth_scaling', 'range'))
-    if isinstance(img, np.ndarray):
-        # An array is already decoded: load it as mmseg does for arrays.
-        steps[loader] = dict(type='LoadImageFromNDArray')
-        data = dict(img=img)
-    else:
-        data = dict(img_path=img)
-    data['text'] = text
-    data = Compose(steps)(data)
-    batch = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
+    return steps, loader
+
+
+def load_image(model: torch.nn.Module, path: PathInput) -> np.ndarray:
+    """Read an image file as the model's test pipeline reads it.
+
+    The config's image loader (with its ``depth_scaling``) decodes the
+    file; the result, given to :func:`inference_model`, segments as the
+    path itself does, and can be drawn on.
+
+    Args:
+        model (nn.Module): A model from :func:`init_model`.
+        path (str | os.PathLike): The image file.
+
+    Returns:
+        np.ndarray: uint8 BGR image of shape (H, W, 3).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not an image the loader can read.
+    """
+    steps, loader = _test_steps(model.cfg)
+    step = steps[loader]
+    # A loader's float32 output is on the 0..255 scale, which prepare_image
+    # refuses; the data preprocessor makes floats of the batch anyway.
+    results = Compose([dict(step, to_float32=False)])(
+        dict(img_path=os.fspath(path)))
+    if results is None:  # a loader with ignore_empty=True
+        raise ValueError(f'Cannot read image {os.fspath(path)}')
+    return prepare_image(results['img'], step.get('depth_scaling', 'range'))
+
+
+def _prompts(text: PromptInput, num_images: int, single: bool) -> List[str]:
+    """One prompt per image, or an error saying what is expected."""
+    if single:
+        if not isinstance(text, str):
+            raise TypeError('inference_model takes one prompt (a str) for '
+                            f'one image, got a {type(text).__name__}')
+        return [text]
+    if isinstance(text, str):
+        return [text] * num_images
+    if not isinstance(text, (list, tuple)) or not all(
+            isinstance(t, str) for t in text):
+        raise TypeError('inference_model takes a prompt (a str) or a list of '
+                        f'prompts, one per image; got {text!r:.80}')
+    if len(text) != num_images:
+        raise ValueError(
+            f'inference_model got {len(text)} prompts for {num_images} '
+            'images; give one prompt for all images or one per image')
+    return list(text)
+
+
+def _predict(model: torch.nn.Module, data: List[dict]) -> List[SegDataSample]:
+    """Run pipeline outputs through the model as one batch per input shape.
+
+    The test pipelines of mmvlsm resize every image to the model input, so
+    a batch has one shape; a pipeline that keeps aspect ratios gives
+    several, and the data preprocessor stacks only equal shapes.
+    """
+    groups = {}
+    for i, item in enumerate(data):
+        groups.setdefault(tuple(item['inputs'].shape), []).append(i)
+    results = [None] * len(data)
     with torch.no_grad():
-        return model.test_step(batch)[0]
+        for indices in groups.values():
+            batch = dict(
+                inputs=[data[i]['inputs'] for i in indices],
+                data_samples=[data[i]['data_samples'] for i in indices])
+            for i, sample in zip(indices, model.test_step(batch)):
+                results[i] = sample
+    return results
+
+
+def inference_model(
+        model: torch.nn.Module,
+        img: Union[ImageInput, Sequence[ImageInput]],
+        text: PromptInput,
+        batch_size: int = 8) -> Union[SegDataSample, List[SegDataSample]]:
+    """Segment what ``text`` describes in ``img``, one image or a list.
+
+    A list may mix paths, PIL images and arrays of any sizes: the test
+    pipeline resizes each to the model input, and each mask comes back at
+    its own image's original size. A single image is a batch of one.
+
+    Args:
+        model (nn.Module): A model from :func:`init_model`.
+        img (str | os.PathLike | PIL.Image.Image | np.ndarray | list): One
+            image or a list (or tuple) of them: a path, a PIL image, or an
+            array (grey, BGR or BGRA; uint8, uint16 or float in [0, 1]).
+            See :func:`prepare_image` for how each is converted; 16-bit
+            images follow the config's image loader (``depth_scaling``).
+        text (str | Sequence[str]): The prompt; for a list of images, one
+            prompt for all of them or a list with one per image.
+        batch_size (int): How many images go through the model at once.
+            Masks do not depend on it. Defaults to 8.
+
+    Returns:
+        SegDataSample | list[SegDataSample]: For one image, its sample; for
+        a list, one sample per image in the same order. Each holds
+        ``pred_sem_seg`` (1, H, W) in {0, 1} and ``seg_logits`` (1, H, W),
+        at its image's original size, and the prompt in ``text``.
+
+    Raises:
+        TypeError: If an image or ``text`` is of a type not accepted.
+        ValueError: If an array's shape, dtype or values are not accepted,
+            the list is empty, the number of prompts differs from the
+            number of images, or ``batch_size`` is below 1.
+    """
+    single = not isinstance(img, (list, tuple))
+    imgs = [img] if single else list(img)
+    if not imgs:
+        raise ValueError('inference_model got an empty list of images')
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ValueError(f'batch_size must be an int >= 1, got {batch_size!r}')
+    texts = _prompts(text, len(imgs), single)
+    steps, loader = _test_steps(model.cfg)
+    depth_scaling = steps[loader].get('depth_scaling', 'range')
+    # Arrays are checked before anything is segmented (files when read).
+    prepared = []
+    for i, one in enumerate(imgs):
+        try:
+            prepared.append(prepare_image(one, depth_scaling))
+        except (TypeError, ValueError) as err:
+            if single:
+                raise
+            raise type(err)(f'image {i} of the list: {err}') from err
+    from_file = Compose(steps)
+    # An array is already decoded: it is loaded as mmseg does for arrays.
+    steps[loader] = dict(type='LoadImageFromNDArray')
+    from_array = Compose(steps)
+
+    samples = []
+    for start in range(0, len(prepared), batch_size):
+        stop = start + batch_size
+        data = []
+        for one, prompt in zip(prepared[start:stop], texts[start:stop]):
+            if isinstance(one, np.ndarray):
+                data.append(from_array(dict(img=one, text=prompt)))
+            else:
+                data.append(from_file(dict(img_path=one, text=prompt)))
+        samples.extend(_predict(model, data))
+    return samples[0] if single else samples

@@ -14,9 +14,11 @@ is known.
 import os
 import os.path as osp
 import posixpath
+import uuid
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Sequence, Tuple
 
+import cv2
 import mmcv
 import numpy as np
 from mmengine.dist import get_rank
@@ -205,3 +207,40 @@ def move_to_output_names(root: str, partial_files: Sequence[str],
     except OSError:  # absent (nothing written) or in use by another run
         pass
     return names
+
+
+def write_png_atomic(path: str, image: np.ndarray) -> None:
+    """Write a PNG so that an interruption leaves no half-written file.
+
+    The image is encoded in memory, written to a new hidden file next to
+    ``path`` and renamed onto ``path`` (a rename within a folder is atomic),
+    so ``path`` is either absent, as before, or complete.
+
+    Args:
+        path (str): The PNG to write; its folder is created if missing.
+        image (np.ndarray): uint8 or uint16 image of shape (H, W) or
+            (H, W, 3) (BGR).
+
+    Raises:
+        OSError: If the image cannot be encoded or written.
+    """
+    ok, encoded = cv2.imencode('.png', image)
+    if not ok:
+        raise OSError(f'could not encode {path} as PNG')
+    folder, name = osp.split(path)
+    os.makedirs(folder or '.', exist_ok=True)
+    partial = osp.join(folder, f'.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}'
+                       '.part')
+    # O_EXCL never opens an existing file; 0o666 less the umask gives the
+    # permissions a plain open() would.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(encoded.tobytes())
+        os.replace(partial, path)
+    except BaseException:  # KeyboardInterrupt too: leave no partial file
+        try:
+            os.remove(partial)
+        except OSError:
+            pass
+        raise

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.runner import save_checkpoint
+from mmseg.structures import SegDataSample
 from PIL import Image
 
-from mmvlsm.apis import inference_model, init_model
+from mmvlsm.apis import inference_model, init_model, load_image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'quickstart',
@@ -88,8 +89,7 @@ def test_accepted_image_forms_are_converted(model, tmp_path):
 
 
 @pytest.mark.parametrize('img, error, message', [
-    ([np.zeros((8, 8, 3), np.uint8)] * 2, TypeError,
-     'segments one image, got a list of 2'),
+    ([[np.zeros((8, 8, 3), np.uint8)]], TypeError, 'image 0 of the list'),
     (torch.zeros(3, 8, 8), TypeError, 'got Tensor'),
     (np.zeros((3, 8, 8), np.uint8), ValueError, r'shape \(3, 8, 8\)'),
     (np.zeros((8, 8, 2), np.uint8), ValueError, r'shape \(8, 8, 2\)'),
@@ -102,7 +102,7 @@ def test_other_inputs_are_refused_with_what_is_accepted(
         model, img, error, message):
     with pytest.raises(error, match=message) as err:
         inference_model(model, img, 'red circle')
-    assert 'uint8' in str(err.value) or 'one image' in str(err.value)
+    assert 'uint8' in str(err.value) or 'list of images' in str(err.value)
 
 
 def test_one_prompt_expected(model):
@@ -119,3 +119,86 @@ def test_pipeline_without_image_loader_is_named(model):
             inference_model(model, np.zeros((8, 8, 3), np.uint8), 'a')
     finally:
         pipeline[:] = saved
+
+
+def _mixed_images(tmp_path):
+    """A path, a PIL image, a grey and a 16-bit array, all of odd sizes."""
+    rng = np.random.RandomState(3)
+    path = tmp_path / 'odd.png'
+    cv2.imwrite(str(path), rng.randint(0, 256, (37, 53, 3), np.uint8))
+    return [
+        str(path),
+        Image.fromarray(rng.randint(0, 256, (64, 41, 3), np.uint8)),
+        rng.randint(0, 256, (20, 90), np.uint8),
+        rng.randint(0, 4096, (129, 7), np.uint16),
+    ]
+
+
+def test_list_of_images_with_a_prompt_each(model, tmp_path):
+    images = _mixed_images(tmp_path)
+    prompts = ['red circle', 'blue square', 'green triangle', 'left shape']
+    samples = inference_model(model, images, prompts, batch_size=3)
+    assert isinstance(samples, list) and len(samples) == len(images)
+    sizes = [(37, 53), (64, 41), (20, 90), (129, 7)]
+    for sample, size, prompt, img in zip(samples, sizes, prompts, images):
+        assert isinstance(sample, SegDataSample) and sample.text == prompt
+        assert sample.pred_sem_seg.data.shape == (1, ) + size
+        assert sample.seg_logits.data.shape == (1, ) + size
+        # Each image segments as it does on its own.
+        alone = inference_model(model, img, prompt)
+        torch.testing.assert_close(sample.seg_logits.data,
+                                   alone.seg_logits.data)
+    # One prompt for every image.
+    same = inference_model(model, images, 'red circle')
+    assert [s.text for s in same] == ['red circle'] * len(images)
+
+
+def test_batch_size_does_not_change_masks(model, tmp_path):
+    images = _mixed_images(tmp_path)
+    prompts = [f'shape number {i}' for i in range(len(images))]
+    one_batch = inference_model(model, images, prompts, batch_size=4)
+    for batch_size in (1, 3):
+        batched = inference_model(model, images, prompts, batch_size)
+        for a, b in zip(one_batch, batched):
+            assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+            torch.testing.assert_close(a.seg_logits.data, b.seg_logits.data)
+
+
+def test_single_image_returns_one_sample(model):
+    img = np.zeros((9, 11, 3), np.uint8)
+    sample = inference_model(model, img, 'red circle', batch_size=1)
+    assert isinstance(sample, SegDataSample)
+    assert sample.pred_sem_seg.data.shape == (1, 9, 11)
+    # A list of one is a list.
+    assert len(inference_model(model, [img], ['red circle'])) == 1
+
+
+@pytest.mark.parametrize('images, text, kwargs, error, message', [
+    (2, ['a', 'b', 'c'], {}, ValueError, '3 prompts for 2 images'),
+    (2, ['a'], {}, ValueError, '1 prompts for 2 images'),
+    (2, ['a', 3], {}, TypeError, 'one per image'),
+    (0, 'a', {}, ValueError, 'empty list'),
+    (2, 'a', dict(batch_size=0), ValueError, 'batch_size must be'),
+])
+def test_list_errors(model, images, text, kwargs, error, message):
+    imgs = [np.zeros((8, 8, 3), np.uint8)] * images
+    with pytest.raises(error, match=message):
+        inference_model(model, imgs, text, **kwargs)
+
+
+def test_bad_image_in_list_is_named_by_index(model):
+    imgs = [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.int64)]
+    with pytest.raises(ValueError, match='image 1 of the list: .*int64'):
+        inference_model(model, imgs, 'a')
+
+
+def test_load_image_reads_as_the_pipeline(model, tmp_path):
+    scan = np.random.RandomState(0).randint(0, 4096, (30, 20), np.uint16)
+    path = tmp_path / 'scan16.png'
+    cv2.imwrite(str(path), scan)
+    img = load_image(model, path)
+    assert img.dtype == np.uint8 and img.shape == (30, 20, 3)
+    torch.testing.assert_close(_logits(model, img), _logits(model, path))
+    (tmp_path / 'text.png').write_text('not an image')
+    with pytest.raises(ValueError, match='text.png'):
+        load_image(model, tmp_path / 'text.png')

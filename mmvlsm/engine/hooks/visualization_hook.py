@@ -201,32 +201,59 @@ class VLSMVisualizationHook(Hook):
                 (1, H, W)) and ``text``.
 
         Returns:
-            np.ndarray: The BGR uint8 overlay of shape
-            (banner height + H, max(W, MIN_WIDTH), 3).
+            np.ndarray: The overlay of :meth:`draw_overlay`.
         """
         # As the test pipeline reads it: 16-bit scaled, grey made BGR.
         img = LoadCheckedImageFromFile()(dict(img_path=sample.img_path))['img']
-        height, width = img.shape[:2]
-        pred = self._mask(sample.pred_sem_seg, (height, width))
-        overlay = img.copy()
-        overlay[pred] = ((1 - self.alpha) * img[pred] +
-                         self.alpha * np.array(self.PRED_COLOR)).round()
+        shape = img.shape[:2]
+        gt = self._mask(sample.gt_sem_seg,
+                        shape) if 'gt_sem_seg' in sample else None
+        return self.draw_overlay(img, self._mask(sample.pred_sem_seg, shape),
+                                 str(sample.get('text', '')), gt, self.alpha)
 
-        text = str(sample.get('text', ''))
-        banner_width = max(width, self.MIN_WIDTH)
-        font = self._font(text, banner_width)
-        lines = self._wrap(text, font, banner_width)
-        if 'gt_sem_seg' in sample:
-            gt = self._mask(sample.gt_sem_seg, (height, width))
+    @classmethod
+    def draw_overlay(cls,
+                     img: np.ndarray,
+                     pred: np.ndarray,
+                     text: str = '',
+                     gt: Optional[np.ndarray] = None,
+                     alpha: float = 0.5) -> np.ndarray:
+        """Draw a prediction, optionally a GT contour, and the prompt.
+
+        Shared by the hook and ``tools/infer.py``, which has no ground
+        truth.
+
+        Args:
+            img (np.ndarray): uint8 BGR image of shape (H, W, 3).
+            pred (np.ndarray): (H, W) bool, the predicted mask.
+            text (str): The prompt written in the banner. Defaults to ''.
+            gt (np.ndarray, optional): (H, W) bool ground truth; its contour
+                and the Dice and IoU are drawn. Defaults to None.
+            alpha (float): Opacity of the prediction colour, in [0, 1].
+                Defaults to 0.5.
+
+        Returns:
+            np.ndarray: The BGR uint8 overlay of shape
+            (banner height + H, max(W, MIN_WIDTH), 3).
+        """
+        height, width = img.shape[:2]
+        overlay = img.copy()
+        overlay[pred] = ((1 - alpha) * img[pred] +
+                         alpha * np.array(cls.PRED_COLOR)).round()
+
+        banner_width = max(width, cls.MIN_WIDTH)
+        font = cls._font(text, banner_width)
+        lines = cls._wrap(text, font, banner_width)
+        if gt is not None:
             contours, _ = cv2.findContours(
                 gt.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(overlay, contours, -1, self.GT_COLOR,
+            cv2.drawContours(overlay, contours, -1, cls.GT_COLOR,
                              max(1,
                                  min(height, width) // 256))
             dice, iou = dice_iou((pred & gt).sum(), pred.sum(), gt.sum())
             lines.append(f'Dice {dice * 100:.2f} | IoU {iou * 100:.2f}')
 
-        banner = self._banner(lines, font, banner_width)
+        banner = cls._banner(lines, font, banner_width)
         canvas = np.zeros((banner.shape[0] + height, banner.shape[1], 3),
                           dtype=np.uint8)
         canvas[:banner.shape[0]] = banner
@@ -249,7 +276,8 @@ class VLSMVisualizationHook(Hook):
         """A font for ``text`` whose size grows with the banner width."""
         return ImageFont.truetype(font_for(text), max(12, round(width / 40)))
 
-    def _wrap(self, text: str, font: ImageFont.FreeTypeFont,
+    @classmethod
+    def _wrap(cls, text: str, font: ImageFont.FreeTypeFont,
               width: int) -> List[str]:
         """Wrap ``text`` to the banner width, at most ``MAX_LINES - 1`` lines
         (the last one is for the scores)."""
@@ -259,7 +287,7 @@ class VLSMVisualizationHook(Hook):
         return textwrap.wrap(
             text,
             width=max(8, int((width - 8) / char_width)),
-            max_lines=self.MAX_LINES - 1,
+            max_lines=cls.MAX_LINES - 1,
             placeholder='...')
 
     @staticmethod

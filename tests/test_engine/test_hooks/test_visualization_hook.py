@@ -208,3 +208,13 @@ def test_font_for_falls_back_when_no_font_has_the_glyphs():
     assert osp.isfile(cjk)
     font = VLSMVisualizationHook._font('左侧息肉', MIN_WIDTH)
     assert VLSMVisualizationHook._banner(['左侧息肉'], font, MIN_WIDTH).any()
+
+
+def test_draw_overlay_of_an_array_without_gt():
+    img = np.full((6, 10, 3), 100, np.uint8)
+    pred, _ = _boxes((6, 10))
+    out = VLSMVisualizationHook.draw_overlay(img, pred == 1, 'a polyp')
+    assert out.shape[1] == MIN_WIDTH and out[:-6].any()
+    image = out[-6:, :10].astype(int)
+    np.testing.assert_array_equal(image[pred == 1], [[50, 50, 178]] * 6)
+    np.testing.assert_array_equal(image[pred == 0], [[100, 100, 100]] * 54)
