@@ -43,6 +43,7 @@ def save_tiny_open_clip(directory: str,
                         embed_dim: int = 64,
                         text_model_name: Optional[str] = None,
                         context_length: int = 256,
+                        text_config: Optional[dict] = None,
                         seed: int = 0) -> 'open_clip.CustomTextCLIP':
     """Write a tiny random BiomedCLIP-like open_clip model to a directory.
 
@@ -64,6 +65,9 @@ def save_tiny_open_clip(directory: str,
             itself as an absolute path.
         context_length (int): The text context length. Defaults to 256,
             BiomedCLIP's.
+        text_config (dict, optional): ``BertConfig`` sizes replacing the
+            tiny ones, e.g. BERT-base's for a model of BiomedCLIP's size.
+            Defaults to None.
         seed (int): Seed of the random weights. Defaults to 0.
 
     Returns:
@@ -79,13 +83,16 @@ def save_tiny_open_clip(directory: str,
     tokenizer = BertTokenizerFast(
         vocab_file, do_lower_case=True, model_max_length=context_length)
     tokenizer.save_pretrained(directory)
-    BertConfig(
-        vocab_size=len(tokenizer),
+    sizes = dict(
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=context_length).save_pretrained(directory)
+        intermediate_size=64)
+    sizes.update(text_config or {})
+    BertConfig(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=context_length,
+        **sizes).save_pretrained(directory)
     config = dict(
         model_cfg=dict(
             embed_dim=embed_dim,

@@ -22,7 +22,10 @@ Further modes:
   medvlsm dataset in DIR with 0, 2, 4 and 8 workers (``--workers``), next
   to the model's images/s, to show whether loading is the bottleneck;
 - ``--profile``: the torch profiler's top operators of mmvlsm's train and
-  test steps.
+  test steps;
+- ``--against CONFIG2 ...``: mmvlsm's train step and inference of several
+  models side by side, each at its own input size (e.g. BiomedCLIPSeg at
+  224 next to CLIPSeg at 352), with their parameter counts.
 
 Example::
 
@@ -32,11 +35,12 @@ Example::
 """
 import argparse
 import gc
+import os.path as osp
 import resource
 import statistics
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +81,12 @@ def parse_args() -> argparse.Namespace:
         default=[0, 2, 4, 8],
         help='with --data: worker counts to time')
     parser.add_argument(
+        '--against',
+        nargs='+',
+        metavar='CONFIG',
+        help='time these configs\' models too, one row each (mmvlsm path; '
+        '--cfg-options apply to the first config only)')
+    parser.add_argument(
         '--profile',
         action='store_true',
         help='print the profiler\'s top operators of mmvlsm\'s steps')
@@ -84,7 +94,7 @@ def parse_args() -> argparse.Namespace:
         '--img-size',
         type=int,
         default=None,
-        help='input side; default: the config\'s `img_scale`')
+        help='input side; default: the config\'s Resize scale')
     parser.add_argument('--steps', type=int, default=20, help='timed steps')
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument(
@@ -116,13 +126,38 @@ def parse_args() -> argparse.Namespace:
     if args.inference_only and (args.batch_sizes or args.profile):
         parser.error('--inference-only applies to the mmvlsm / plain '
                      'comparison, not to --batch-sizes or --profile')
+    if args.against and (args.batch_sizes or args.profile or args.data
+                         or args.img_size):
+        parser.error('--against compares models at their own input sizes; '
+                     'it does not combine with --batch-sizes, --profile, '
+                     '--data or --img-size')
     return args
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config, apply checked options and bind the tokenizer."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        check_cfg_options(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
+    bind_prompt_tokenizer(cfg)
+    return cfg
+
+
+def input_size(cfg: Config) -> int:
+    """The side of the model input: the train pipeline's Resize scale."""
+    for step in cfg.train_dataloader.dataset.get('pipeline', []):
+        if step['type'] == 'Resize' and step.get('scale'):
+            return step['scale'][0]
+    return cfg.get('img_scale', (352, 352))[0]
 
 
 def pack_pipeline(cfg: Config) -> Compose:
     """The config's tokenising and packing steps (the train pipeline's)."""
+    dataset = cfg.train_dataloader.dataset
+    dataset = dataset['datasets'][0] if 'datasets' in dataset else dataset
     steps = [
-        step for step in cfg.train_dataloader.dataset.pipeline
+        step for step in dataset.pipeline
         if step['type'] in ('TokenizePrompt', 'PackVLSMInputs')
     ]
     return Compose(steps or [dict(type='PackVLSMInputs')])
@@ -370,6 +405,35 @@ def plot_sweep(rows: List[dict], title: str, out_file: str) -> None:
     print(f'plot saved to {out_file}')
 
 
+def compare_models(configs: List[Tuple[str, Config]],
+                   args: argparse.Namespace, device: torch.device) -> None:
+    """mmvlsm's train step and inference of several models, one row each,
+    every model at its own input size."""
+    print(f'{"config":<48}{"input":>6}{"params M":>10}{"trainable M":>12}'
+          f'{"train ms":>10}{"train img/s":>12}{"test img/s":>11}'
+          f'{"train MiB":>10}')
+    for path, cfg in configs:
+        init_default_scope(cfg.get('default_scope', 'mmvlsm'))
+        model = MODELS.build(cfg.model).to(device)
+        size = input_size(cfg)
+        batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
+        train, test = measure_mmvlsm(model, batch, amp_optim_cfg(cfg, args),
+                                     args, device)
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        trainable = sum(p.numel() for p in model.parameters()
+                        if p.requires_grad) / 1e6
+        name = osp.splitext(osp.basename(path))[0]
+        print(f'{name[:47]:<48}{size:>6}{params:>10.1f}{trainable:>12.1f}'
+              f'{train["seconds"] * 1e3:>10.0f}'
+              f'{args.batch_size / train["seconds"]:>12.1f}'
+              f'{args.batch_size / test["seconds"]:>11.1f}'
+              f'{train["peak"]:>10.0f}')
+        del model
+        gc.collect()
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+
+
 def time_dataloader(cfg: Config, args: argparse.Namespace) -> None:
     """Images/s of the real train dataloader for each worker count."""
     print(f'dataloader over {args.data} (batch {args.batch_size}):')
@@ -431,13 +495,9 @@ def print_profile(model: torch.nn.Module, cfg: Config,
 def main() -> None:
     args = parse_args()
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        check_cfg_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
-    bind_prompt_tokenizer(cfg)
+    cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmvlsm'))
-    size = args.img_size or cfg.get('img_scale', (352, 352))[0]
+    size = args.img_size or input_size(cfg)
     device = torch.device(args.device)
     if args.amp is not None and device.type != 'cuda':
         raise ValueError(f'--amp needs a GPU: mmengine\'s AmpOptimWrapper '
@@ -453,6 +513,11 @@ def main() -> None:
         f'{torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}'  # noqa: E501
         f'), batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
         f'torch {torch.__version__}, threads {torch.get_num_threads()}')
+    if args.against:
+        compare_models([(args.config, cfg)] +
+                       [(path, load_config(path)) for path in args.against],
+                       args, device)
+        return
     if args.data:
         time_dataloader(cfg, args)
     model = MODELS.build(cfg.model).to(device)
