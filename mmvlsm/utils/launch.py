@@ -213,11 +213,10 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
                 'new key anyway.')
 
 
-def add_launch_args(parser: ArgumentParser) -> None:
-    """Add the arguments ``tools/train.py`` and ``tools/test.py`` share.
+def add_cfg_options_args(parser: ArgumentParser) -> None:
+    """Add ``--cfg-options`` and ``--cfg-options-allow-new``.
 
-    They are mmseg's ``--cfg-options``, ``--launcher`` and
-    ``--local-rank``, plus ``--cfg-options-allow-new`` and ``--quiet``.
+    :func:`load_launch_config` reads both.
     """
     parser.add_argument(
         '--cfg-options',
@@ -235,6 +234,15 @@ def add_launch_args(parser: ArgumentParser) -> None:
         '--cfg-options-allow-new',
         action='store_true',
         help='let --cfg-options add keys that the config does not have')
+
+
+def add_launch_args(parser: ArgumentParser) -> None:
+    """Add the arguments ``tools/train.py`` and ``tools/test.py`` share.
+
+    They are mmseg's ``--cfg-options``, ``--launcher`` and
+    ``--local-rank``, plus ``--cfg-options-allow-new`` and ``--quiet``.
+    """
+    add_cfg_options_args(parser)
     parser.add_argument(
         '--quiet',
         action='store_true',
