@@ -58,3 +58,21 @@ def test_amp_on_cpu_and_data_of_a_pooled_config_are_refused(tmp_path):
          str(tmp_path)] + FAST,
         expect_fail=True)
     assert 'is a ConcatDataset without one' in log
+
+
+def test_models_side_by_side_at_their_own_sizes(tmp_path):
+    from mmvlsm.testing import save_tiny_open_clip
+    save_tiny_open_clip(str(tmp_path / 'tiny_biomedclip'))
+    log = run_tool([
+        sys.executable, BENCHMARK, 'configs/biomedclipseg/'
+        'biomedclipseg-tiny_1xb16-40it_toy-shapes-224x224.py', '--against',
+        QUICKSTART_CONFIG, '--batch-size', '2', '--cfg-options',
+        f'model.pretrained=local-dir:{tmp_path}/tiny_biomedclip'
+    ] + FAST)
+    rows = {
+        line.split()[0]: line.split()
+        for line in log.splitlines()
+        if line.startswith(('biomedclipseg-tiny', 'clipseg-tiny'))
+    }
+    assert rows['biomedclipseg-tiny_1xb16-40it_toy-shapes-224x224'][1] == '224'
+    assert rows['clipseg-tiny_1xb16-650it_toy-shapes-128x128'][1] == '128'

@@ -127,10 +127,11 @@ def parse_args() -> argparse.Namespace:
         parser.error('--inference-only applies to the mmvlsm / plain '
                      'comparison, not to --batch-sizes or --profile')
     if args.against and (args.batch_sizes or args.profile or args.data
-                         or args.img_size):
-        parser.error('--against compares models at their own input sizes; '
-                     'it does not combine with --batch-sizes, --profile, '
-                     '--data or --img-size')
+                         or args.img_size or args.inference_only):
+        parser.error('--against compares train steps and inference at each '
+                     'model\'s own input size; it does not combine with '
+                     '--batch-sizes, --profile, --data, --img-size or '
+                     '--inference-only')
     return args
 
 
@@ -405,14 +406,16 @@ def plot_sweep(rows: List[dict], title: str, out_file: str) -> None:
     print(f'plot saved to {out_file}')
 
 
-def compare_models(configs: List[Tuple[str, Config]],
-                   args: argparse.Namespace, device: torch.device) -> None:
+def compare_models(configs: List[Tuple[str, Config]], args: argparse.Namespace,
+                   device: torch.device) -> None:
     """mmvlsm's train step and inference of several models, one row each,
     every model at its own input size."""
-    print(f'{"config":<48}{"input":>6}{"params M":>10}{"trainable M":>12}'
-          f'{"train ms":>10}{"train img/s":>12}{"test img/s":>11}'
-          f'{"train MiB":>10}')
-    for path, cfg in configs:
+    names = [osp.splitext(osp.basename(path))[0] for path, _ in configs]
+    width = max(len(name) for name in names) + 2
+    print(f'{"config":<{width}}{"input":>6}{"params M":>10}'
+          f'{"trainable M":>12}{"train ms":>10}{"train img/s":>12}'
+          f'{"test img/s":>11}{"train MiB":>10}')
+    for name, (_, cfg) in zip(names, configs):
         init_default_scope(cfg.get('default_scope', 'mmvlsm'))
         model = MODELS.build(cfg.model).to(device)
         size = input_size(cfg)
@@ -420,10 +423,9 @@ def compare_models(configs: List[Tuple[str, Config]],
         train, test = measure_mmvlsm(model, batch, amp_optim_cfg(cfg, args),
                                      args, device)
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        trainable = sum(p.numel() for p in model.parameters()
-                        if p.requires_grad) / 1e6
-        name = osp.splitext(osp.basename(path))[0]
-        print(f'{name[:47]:<48}{size:>6}{params:>10.1f}{trainable:>12.1f}'
+        trainable = sum(p.numel()
+                        for p in model.parameters() if p.requires_grad) / 1e6
+        print(f'{name:<{width}}{size:>6}{params:>10.1f}{trainable:>12.1f}'
               f'{train["seconds"] * 1e3:>10.0f}'
               f'{args.batch_size / train["seconds"]:>12.1f}'
               f'{args.batch_size / test["seconds"]:>11.1f}'
@@ -514,9 +516,9 @@ def main() -> None:
         f'), batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
         f'torch {torch.__version__}, threads {torch.get_num_threads()}')
     if args.against:
-        compare_models([(args.config, cfg)] +
-                       [(path, load_config(path)) for path in args.against],
-                       args, device)
+        compare_models([(args.config, cfg)] + [(path, load_config(path))
+                                               for path in args.against], args,
+                       device)
         return
     if args.data:
         time_dataloader(cfg, args)
