@@ -25,6 +25,7 @@ from mmvlsm.apis import inference_model, init_model, load_image
 from mmvlsm.engine import VLSMVisualizationHook
 from mmvlsm.utils.infer_io import (InferInputError, collect_images, listed,
                                    plan_outputs, read_prompts_file)
+from mmvlsm.utils.launch import int_at_least
 from mmvlsm.utils.paths import write_png_atomic
 
 # The CHECKPOINT that stands for the config's own pretrained weights.
@@ -37,14 +38,6 @@ def probability(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(
             f'must lie strictly between 0 and 1, got {text}')
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an int >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {text}')
     return value
 
 
@@ -80,7 +73,7 @@ def parse_args() -> argparse.Namespace:
         help='also write overlays with the prompt to OUT/overlays')
     parser.add_argument(
         '--batch-size',
-        type=positive_int,
+        type=int_at_least(1),
         default=8,
         help='images per forward pass (default: 8)')
     parser.add_argument(

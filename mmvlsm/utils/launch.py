@@ -5,8 +5,9 @@ import inspect
 import logging
 import os
 import os.path as osp
-from argparse import Action, ArgumentParser, Namespace
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from argparse import Action, ArgumentParser, ArgumentTypeError, Namespace
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Union)
 
 import torch
 import torch.distributed as dist
@@ -270,16 +271,48 @@ def parse_launch_args(parser: ArgumentParser) -> Namespace:
     return args
 
 
-def load_launch_config(args: Namespace) -> Config:
-    """Read ``args.config`` and apply the options both tools share.
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
+                allow_new: bool = False) -> Config:
+    """Read a config as every tool does.
 
-    Handles ``--cfg-options`` (checked by :func:`check_cfg_options` unless
-    ``--cfg-options-allow-new``), ``--launcher`` and ``--work-dir`` (CLI >
-    the config's ``work_dir`` > ``./work_dirs/<config name>``, as mmseg
-    does), gives the pipelines' ``TokenizePrompt`` steps the model's
-    tokenizer (:func:`bind_prompt_tokenizer`), keeps token shapes static
-    under ``compile`` (:func:`static_token_shapes_for_compile`) and prepares
-    CPU-only distributed runs (see :func:`setup_cpu_distributed`).
+    Applies ``--cfg-options`` (checked by :func:`check_cfg_options` unless
+    ``allow_new``), gives the pipelines' ``TokenizePrompt`` steps the
+    model's tokenizer (:func:`bind_prompt_tokenizer`) and keeps token
+    shapes static under ``compile`` (:func:`static_token_shapes_for_compile`).
+
+    Args:
+        path (str): The config file.
+        cfg_options (dict, optional): Parsed ``--cfg-options``.
+            Defaults to None.
+        allow_new (bool): Let the options add keys. Defaults to False.
+
+    Returns:
+        Config: The config.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options is not None:
+        if not allow_new:
+            check_cfg_options(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
+    bind_prompt_tokenizer(cfg)
+    static_token_shapes_for_compile(cfg)
+    return cfg
+
+
+def load_launch_config(args: Namespace) -> Config:
+    """Read ``args.config`` and apply the options train and test share.
+
+    :func:`load_config` with ``--cfg-options`` and
+    ``--cfg-options-allow-new``, then ``--launcher`` and ``--work-dir``
+    (CLI > the config's ``work_dir`` > ``./work_dirs/<config name>``, as
+    mmseg does), and the preparation of CPU-only distributed runs (see
+    :func:`setup_cpu_distributed`).
 
     Args:
         args (Namespace): Parsed arguments with ``config``, ``cfg_options``,
@@ -288,24 +321,29 @@ def load_launch_config(args: Namespace) -> Config:
     Returns:
         Config: The config, ready for :func:`build_runner`.
     """
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options,
+                      args.cfg_options_allow_new)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        if not args.cfg_options_allow_new:
-            check_cfg_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    bind_prompt_tokenizer(cfg)
-    static_token_shapes_for_compile(cfg)
     if args.launcher == 'pytorch' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg)
     return cfg
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int not below ``minimum``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise ArgumentTypeError(f'must be at least {minimum}, got {value}')
+        return value
+
+    return parse
 
 
 def setup_cpu_distributed(cfg: Config) -> None:

@@ -16,7 +16,7 @@ import os.path as osp
 import posixpath
 import uuid
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 import cv2
 import mmcv
@@ -209,12 +209,43 @@ def move_to_output_names(root: str, partial_files: Sequence[str],
     return names
 
 
-def write_png_atomic(path: str, image: np.ndarray) -> None:
-    """Write a PNG so that an interruption leaves no half-written file.
+def write_atomic(path: str, data: Union[bytes, str]) -> None:
+    """Write a file so that an interruption leaves no half-written file.
 
-    The image is encoded in memory, written to a new hidden file next to
-    ``path`` and renamed onto ``path`` (a rename within a folder is atomic),
-    so ``path`` is either absent, as before, or complete.
+    The data go to a new hidden file next to ``path``, which is then
+    renamed onto ``path`` (a rename within a folder is atomic), so ``path``
+    is either as before or complete.
+
+    Args:
+        path (str): The file to write; its folder is created if missing.
+        data (bytes | str): The content; a str is written as UTF-8.
+
+    Raises:
+        OSError: If the file cannot be written.
+    """
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    folder, name = osp.split(path)
+    os.makedirs(folder or '.', exist_ok=True)
+    partial = osp.join(folder, f'.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}'
+                       '.part')
+    # O_EXCL never opens an existing file; 0o666 less the umask gives the
+    # permissions a plain open() would.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.replace(partial, path)
+    except BaseException:  # KeyboardInterrupt too: leave no partial file
+        try:
+            os.remove(partial)
+        except OSError:
+            pass
+        raise
+
+
+def write_png_atomic(path: str, image: np.ndarray) -> None:
+    """Write a PNG with :func:`write_atomic`.
 
     Args:
         path (str): The PNG to write; its folder is created if missing.
@@ -227,20 +258,4 @@ def write_png_atomic(path: str, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode('.png', image)
     if not ok:
         raise OSError(f'could not encode {path} as PNG')
-    folder, name = osp.split(path)
-    os.makedirs(folder or '.', exist_ok=True)
-    partial = osp.join(folder, f'.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}'
-                       '.part')
-    # O_EXCL never opens an existing file; 0o666 less the umask gives the
-    # permissions a plain open() would.
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(encoded.tobytes())
-        os.replace(partial, path)
-    except BaseException:  # KeyboardInterrupt too: leave no partial file
-        try:
-            os.remove(partial)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, encoded.tobytes())

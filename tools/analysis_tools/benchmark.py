@@ -40,7 +40,7 @@ import resource
 import statistics
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -53,9 +53,7 @@ from mmengine.structures import PixelData
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
 from mmvlsm.registry import MODELS
-from mmvlsm.utils import bind_prompt_tokenizer
-from mmvlsm.utils.launch import (AMP_DTYPES, ConfigOptionsAction,
-                                 check_cfg_options)
+from mmvlsm.utils.launch import AMP_DTYPES, add_cfg_options_args, load_config
 
 PROMPTS = ('one medium yellow round polyp located in right of the image',
            'polyp', 'skin melanoma', 'foot ulcer')
@@ -116,12 +114,7 @@ def parse_args() -> argparse.Namespace:
         '--device',
         default='cuda' if torch.cuda.is_available() else 'cpu',
         help='device to run on')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        help='override config settings, e.g. model.pretrained=/path (keys '
-        'checked as in tools/train.py)')
+    add_cfg_options_args(parser)
     args = parser.parse_args()
     if args.inference_only and (args.batch_sizes or args.profile):
         parser.error('--inference-only applies to the mmvlsm / plain '
@@ -133,16 +126,6 @@ def parse_args() -> argparse.Namespace:
                      '--batch-sizes, --profile, --data, --img-size or '
                      '--inference-only')
     return args
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config, apply checked options and bind the tokenizer."""
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        check_cfg_options(cfg, cfg_options)
-        cfg.merge_from_dict(cfg_options)
-    bind_prompt_tokenizer(cfg)
-    return cfg
 
 
 def input_size(cfg: Config) -> int:
@@ -497,7 +480,8 @@ def print_profile(model: torch.nn.Module, cfg: Config,
 def main() -> None:
     args = parse_args()
 
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options,
+                      args.cfg_options_allow_new)
     init_default_scope(cfg.get('default_scope', 'mmvlsm'))
     size = args.img_size or input_size(cfg)
     device = torch.device(args.device)

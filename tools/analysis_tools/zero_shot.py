@@ -52,7 +52,7 @@ import time
 from collections import OrderedDict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -72,8 +72,8 @@ from mmvlsm.datasets import MedVLSMDataset, load_medvlsm_annotations
 from mmvlsm.evaluation import DiceIoUMetric, dice_iou
 from mmvlsm.models import TextPromptedSegmentor
 from mmvlsm.registry import DATASETS, MODELS
-from mmvlsm.utils.launch import add_cfg_options_args, load_launch_config
-from mmvlsm.utils.paths import path_inside
+from mmvlsm.utils.launch import add_cfg_options_args, int_at_least, load_config
+from mmvlsm.utils.paths import path_inside, write_atomic
 
 CONCAT_TYPES = ('ConcatDataset', 'mmengine.ConcatDataset')
 CELLS_DIR = 'cells'
@@ -109,19 +109,6 @@ class Cell:
     prompt_type: str
     folder: str
     fingerprint: dict
-
-
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an int not below ``minimum``."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f'must be at least {minimum}, got {value}')
-        return value
-
-    return parse
 
 
 def parse_args() -> argparse.Namespace:
@@ -200,15 +187,14 @@ def safe_name(name: str) -> str:
     return re.sub(r'[^\w.-]+', '_', name).lstrip('.') or '_'
 
 
-def load_config(path: str, args: argparse.Namespace) -> Config:
+def load_scored_config(path: str, args: argparse.Namespace) -> Config:
     """Read a config as the other tools do and check it can be scored.
 
     Raises:
         ValueError: If it has no test_dataloader or its model is not a
             registered :class:`TextPromptedSegmentor`.
     """
-    cfg = load_launch_config(
-        argparse.Namespace(**vars(args), config=path, launcher='none'))
+    cfg = load_config(path, args.cfg_options, args.cfg_options_allow_new)
     if not cfg.get('test_dataloader'):
         raise ValueError(f'{path} has no test_dataloader; zero_shot.py '
                          'evaluates the test set of each config')
@@ -390,16 +376,6 @@ def read_finished(cell: Cell, logger: MMLogger) -> Optional[dict]:
         logger.warning(f'{cell.folder} lacks {CELL_CSV}; recomputing')
         return None
     return saved
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write a whole file or, if interrupted, leave the old one."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w', newline='') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -663,7 +639,7 @@ def main() -> None:
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     # Configs, data and prompt types are checked before anything is written.
-    cfgs = [load_config(config, args) for config in args.configs]
+    cfgs = [load_scored_config(config, args) for config in args.configs]
     datasets = collect_datasets(args.configs, cfgs)
     cells = make_cells(datasets, args)
 

@@ -87,6 +87,45 @@ class TextPromptedSegmentor(BaseSegmentor):
         self.align_corners = False
         self._pipeline_tokens_checked = False
 
+    def check_vocab_size(self, vocab_size: int) -> None:
+        """Fail if the tokenizer can give ids the text encoder lacks.
+
+        Args:
+            vocab_size (int): Number of token embeddings of the encoder.
+        """
+        if len(self.tokenizer) > vocab_size:
+            raise ValueError(f'The tokenizer has {len(self.tokenizer)} tokens '
+                             f'but the text encoder only {vocab_size}.')
+
+    def freeze_parts(self, vision: nn.Module, text: Sequence[nn.Module],
+                     decoder: nn.Module, freeze_vision: bool,
+                     freeze_text: bool, freeze_decoder: bool) -> None:
+        """Freeze the parts the flags name and keep the flags.
+
+        Subclasses run a frozen encoder under ``torch.no_grad()``. A
+        frozen decoder only loses ``requires_grad``: gradients must still
+        flow through it to encoders that train.
+
+        Args:
+            vision (nn.Module): The image encoder.
+            text (Sequence[nn.Module]): The text encoder's modules,
+                projection included.
+            decoder (nn.Module): The decoder.
+            freeze_vision (bool): Freeze ``vision``.
+            freeze_text (bool): Freeze ``text``.
+            freeze_decoder (bool): Freeze ``decoder``.
+        """
+        self.freeze_vision = freeze_vision
+        self.freeze_text = freeze_text
+        self.freeze_decoder = freeze_decoder
+        if freeze_vision:
+            vision.requires_grad_(False)
+        if freeze_text:
+            for module in text:
+                module.requires_grad_(False)
+        if freeze_decoder:
+            decoder.requires_grad_(False)
+
     @abstractmethod
     def extract_feat(self, inputs: Tensor) -> Any:
         """Extract image features.

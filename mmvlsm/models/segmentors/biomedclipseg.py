@@ -154,28 +154,15 @@ class BiomedCLIPSeg(TextPromptedSegmentor):
             pretrained=decoder_pretrained,
             attn_implementation=attn_implementation)
 
-        vocab_size = clip.text.vocab_size
-        if len(self.tokenizer) > vocab_size:
-            raise ValueError(f'The tokenizer has {len(self.tokenizer)} tokens '
-                             f'but the text encoder only {vocab_size}.')
-
-        self.freeze_vision = freeze_vision
-        self.freeze_text = freeze_text
-        self.freeze_decoder = freeze_decoder
+        self.check_vocab_size(clip.text.vocab_size)
         # Nothing after the last extracted block reaches the decoder.
         trunk.blocks[self.extract_layers[-1] + 1:].requires_grad_(False)
         for name in ('norm', 'fc_norm', 'attn_pool', 'head'):
             module = getattr(trunk, name, None)
             if module is not None:
                 module.requires_grad_(False)
-        if freeze_vision:
-            self.vision_model.requires_grad_(False)
-        if freeze_text:
-            self.text_model.requires_grad_(False)
-        if freeze_decoder:
-            # Only requires_grad: gradients must still flow through the
-            # decoder to the encoders when those are trained.
-            self.decoder.requires_grad_(False)
+        self.freeze_parts(self.vision_model, (self.text_model, ), self.decoder,
+                          freeze_vision, freeze_text, freeze_decoder)
 
     @classmethod
     def prompt_tokenizer_cfg(cls, model_cfg: dict) -> Tuple[Any, int]:

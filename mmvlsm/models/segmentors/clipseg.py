@@ -135,26 +135,14 @@ class CLIPSeg(TextPromptedSegmentor):
         self.text_projection = clipseg.clip.text_projection
         self.decoder = clipseg.decoder
 
-        vocab_size = self.hf_config.text_config.vocab_size
-        if len(self.tokenizer) > vocab_size:
-            raise ValueError(f'The tokenizer has {len(self.tokenizer)} tokens '
-                             f'but the text encoder only {vocab_size}.')
-
-        self.freeze_vision = freeze_vision
-        self.freeze_text = freeze_text
-        self.freeze_decoder = freeze_decoder
+        self.check_vocab_size(self.hf_config.text_config.vocab_size)
         last_used = max(self.hf_config.extract_layers)
         self.vision_model.encoder.layers[last_used + 1:].requires_grad_(False)
         self.vision_model.post_layernorm.requires_grad_(False)
-        if freeze_vision:
-            self.vision_model.requires_grad_(False)
-        if freeze_text:
-            self.text_model.requires_grad_(False)
-            self.text_projection.requires_grad_(False)
-        if freeze_decoder:
-            # Only requires_grad: gradients must still flow through the
-            # decoder to the encoders when those are trained.
-            self.decoder.requires_grad_(False)
+        self.freeze_parts(self.vision_model,
+                          (self.text_model, self.text_projection),
+                          self.decoder, freeze_vision, freeze_text,
+                          freeze_decoder)
 
     @classmethod
     def prompt_tokenizer_cfg(cls, model_cfg: dict) -> Tuple[Any, int]:

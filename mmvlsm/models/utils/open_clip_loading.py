@@ -19,6 +19,7 @@ open_clip itself only warns and initialises at random when the weights are
 missing; here that is an error that says which files go where.
 """
 import json
+import os
 import os.path as osp
 from contextlib import contextmanager
 from typing import Iterator
@@ -36,12 +37,18 @@ def open_clip_name(name_or_path: str) -> str:
     form.
 
     Args:
-        name_or_path (str): ``'hf-hub:ORG/REPO'``, ``'local-dir:DIR'`` or an
-            existing directory (taken as ``'local-dir:DIR'``).
+        name_or_path (str | os.PathLike): ``'hf-hub:ORG/REPO'``,
+            ``'local-dir:DIR'`` or an existing directory (taken as
+            ``'local-dir:DIR'``).
 
     Returns:
         str: The name open_clip's factory functions take.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(
+            'An open_clip model is named by "hf-hub:ORG/REPO", '
+            f'"local-dir:DIR" or a directory, got {name_or_path!r}.')
+    name_or_path = os.fspath(name_or_path)
     if name_or_path.startswith((HF_HUB_PREFIX, LOCAL_DIR_PREFIX)):
         return name_or_path
     if osp.isdir(name_or_path):

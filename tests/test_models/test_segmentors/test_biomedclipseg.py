@@ -212,6 +212,8 @@ def test_bad_inputs_are_refused(tiny_dir, model):
         BiomedCLIPSeg(pretrained=tiny_dir, extract_layers=[4, 12])
     with pytest.raises(ValueError, match='not an open_clip model'):
         BiomedCLIPSeg(pretrained='no/such/dir')
+    with pytest.raises(TypeError, match='An open_clip model is named by'):
+        BiomedCLIPSeg(pretrained=None)
 
 
 def test_missing_weights_are_an_error(tiny_dir, tmp_path):
