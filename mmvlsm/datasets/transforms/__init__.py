@@ -1,10 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .augmentations import TextAwareRandomFlip, swap_position_words
 from .formatting import PackVLSMInputs
+from .geometric import LetterBoxResize
 from .loading import LoadBinaryMask, LoadCheckedImageFromFile
 from .text import TokenizePrompt
 
 __all__ = [
-    'LoadBinaryMask', 'LoadCheckedImageFromFile', 'PackVLSMInputs',
-    'TextAwareRandomFlip', 'TokenizePrompt', 'swap_position_words'
+    'LetterBoxResize', 'LoadBinaryMask', 'LoadCheckedImageFromFile',
+    'PackVLSMInputs', 'TextAwareRandomFlip', 'TokenizePrompt',
+    'swap_position_words'
 ]

@@ -1,5 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .clipseg_decoder import (build_clipseg_decoder,
                               reset_clipseg_decoder_io_layers)
+from .cris_head import (CRISDecoderLayer, CRISHead, CRISProjector,
+                        CRISTransformerDecoder)
 
-__all__ = ['build_clipseg_decoder', 'reset_clipseg_decoder_io_layers']
+__all__ = [
+    'build_clipseg_decoder', 'reset_clipseg_decoder_io_layers',
+    'CRISDecoderLayer', 'CRISHead', 'CRISProjector', 'CRISTransformerDecoder'
+]

@@ -2,5 +2,6 @@
 from .base import TextPromptedSegmentor
 from .biomedclipseg import BiomedCLIPSeg
 from .clipseg import CLIPSeg
+from .cris import CRIS
 
-__all__ = ['TextPromptedSegmentor', 'BiomedCLIPSeg', 'CLIPSeg']
+__all__ = ['TextPromptedSegmentor', 'BiomedCLIPSeg', 'CLIPSeg', 'CRIS']

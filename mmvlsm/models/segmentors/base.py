@@ -18,9 +18,44 @@ from ..utils import TokenizerConfig, build_tokenizer
 
 # The dims to flip to undo each ``RandomFlip`` direction on (1, H, W) maps.
 FLIP_DIMS = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}
+# Where losses are computed: at the masks' size or at the logits'.
+LOSS_SIZES = ('input', 'logits')
 LossConfigs = Union[ConfigType, Sequence[ConfigType]]
 # Soft Dice plus a real BCE on logits, both with weight 1.
 DEFAULT_LOSSES = (dict(type='SoftDiceLoss'), dict(type='SigmoidBCELoss'))
+
+
+def unletterbox(logits: Tensor, content: Tuple[float, float],
+                size: Tuple[int, int]) -> Tensor:
+    """Resample the image area of letterboxed logits to the original size.
+
+    The image fills the centred ``content`` share of the input frame
+    (:class:`~mmvlsm.datasets.transforms.LetterBoxResize`); each output
+    pixel is sampled (bilinear) where the letterbox put it, so the padding
+    is dropped and the mapping is the exact inverse of the letterbox.
+
+    Args:
+        logits (Tensor): Logits over the whole frame, (B, 1, h, w), any
+            resolution.
+        content (tuple[float, float]): Height and width of the image area
+            as fractions of the frame's.
+        size (tuple[int, int]): The original (height, width).
+
+    Returns:
+        Tensor: Logits of shape (B, 1, *size).
+    """
+    # In normalised coordinates the centred image area is the frame scaled
+    # by `content` about the centre, so the inverse map is a pure scaling.
+    theta = logits.new_tensor([[content[1], 0, 0], [0, content[0], 0]])
+    grid = F.affine_grid(
+        theta.expand(logits.shape[0], 2, 3), [logits.shape[0], 1, *size],
+        align_corners=False)
+    return F.grid_sample(
+        logits,
+        grid,
+        mode='bilinear',
+        padding_mode='border',
+        align_corners=False)
 
 
 class TextPromptedSegmentor(BaseSegmentor):
@@ -40,12 +75,16 @@ class TextPromptedSegmentor(BaseSegmentor):
     A model that mixes text into the image encoder overrides
     :meth:`encode_decode` instead.
 
-    In training, logits are resized (bilinear) to the size of
-    ``gt_sem_seg`` when they differ, and every loss in ``losses`` is called
-    as ``loss(logits, gt)`` with ``gt`` of shape (B, 1, H, W) in {0, 1}. In
-    testing, logits are resized (bilinear) to each sample's ``ori_shape``,
-    flips are undone, and only then thresholded, so masks are as sharp as
-    the original image allows.
+    In training, when logits and ``gt_sem_seg`` differ in size, the logits
+    are resized (bilinear) to the masks, or with
+    ``train_cfg=dict(loss_size='logits')`` the masks (nearest) to the
+    logits; every loss in ``losses`` is then called as ``loss(logits, gt)``
+    with ``gt`` of shape (B, 1, h, w) in {0, 1}. In testing, flips are
+    undone, logits are resized (bilinear) to each sample's ``ori_shape``
+    (for letterboxed inputs, see
+    :class:`~mmvlsm.datasets.transforms.LetterBoxResize`, only the image
+    area is, the padding is dropped), and only then thresholded, so masks
+    are as sharp as the original image allows.
 
     Args:
         tokenizer (str | dict | PreTrainedTokenizerBase): The tokenizer; see
@@ -56,8 +95,10 @@ class TextPromptedSegmentor(BaseSegmentor):
         losses (dict | Sequence[dict]): Configs of the losses. Losses with
             the same ``loss_name`` are summed. Defaults to soft Dice plus
             BCE, both on logits and with weight 1.
-        train_cfg (dict, optional): Training config, kept for the mmseg
-            interface. Defaults to None.
+        train_cfg (dict, optional): Training config. ``loss_size`` is
+            ``'input'`` (logits resized to the masks) or ``'logits'``
+            (masks resized to the logits). Defaults to None, i.e.
+            ``dict(loss_size='input')``.
         test_cfg (dict, optional): Testing config. ``threshold`` (float) is
             the sigmoid probability above which a pixel is foreground.
             Defaults to None, i.e. ``dict(threshold=0.5)``.
@@ -82,7 +123,11 @@ class TextPromptedSegmentor(BaseSegmentor):
         if isinstance(losses, dict):
             losses = [losses]
         self.losses = nn.ModuleList(MODELS.build(cfg) for cfg in losses)
-        self.train_cfg = train_cfg
+        self.train_cfg = train_cfg if train_cfg is not None else dict()
+        self.loss_size = self.train_cfg.get('loss_size', 'input')
+        if self.loss_size not in LOSS_SIZES:
+            raise ValueError(f'train_cfg.loss_size must be one of {LOSS_SIZES}'
+                             f', got {self.loss_size!r}.')
         self.test_cfg = test_cfg if test_cfg is not None else dict()
         self.align_corners = False
         self._pipeline_tokens_checked = False
@@ -287,11 +332,15 @@ class TextPromptedSegmentor(BaseSegmentor):
         seg_logits = self.encode_decode(inputs, data_samples)
         gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
         if seg_logits.shape[-2:] != gt.shape[-2:]:
-            seg_logits = F.interpolate(
-                seg_logits,
-                size=gt.shape[-2:],
-                mode='bilinear',
-                align_corners=self.align_corners)
+            if self.loss_size == 'logits':
+                gt = F.interpolate(
+                    gt.float(), size=seg_logits.shape[-2:], mode='nearest')
+            else:
+                seg_logits = F.interpolate(
+                    seg_logits,
+                    size=gt.shape[-2:],
+                    mode='bilinear',
+                    align_corners=self.align_corners)
         losses: Dict[str, Tensor] = dict()
         for loss_module in self.losses:
             name = loss_module.loss_name
@@ -328,8 +377,9 @@ class TextPromptedSegmentor(BaseSegmentor):
                            data_samples: SampleList) -> SampleList:
         """Resize logits to the original images and threshold them.
 
-        Samples that share an original size and flip are processed
-        together: one flip, one resize and one threshold per group, all on
+        Samples that share an original size, flip and letterbox are
+        processed together: one flip, one resize and one threshold per
+        group, all on
         the logits' device. A pixel is foreground where its logit exceeds
         ``logit(threshold)``, i.e. where its sigmoid probability exceeds
         ``test_cfg['threshold']``. Unlike mmseg's version, ``seg_logits``
@@ -338,8 +388,9 @@ class TextPromptedSegmentor(BaseSegmentor):
         Args:
             seg_logits (Tensor): Logits of shape (B, 1, h, w).
             data_samples (list[:obj:`SegDataSample`]): The samples, with
-                ``ori_shape`` and optionally ``flip`` and ``flip_direction``
-                in their metainfo.
+                ``ori_shape`` and optionally ``flip``, ``flip_direction``
+                and ``letterbox_size`` (with ``img_shape``) in their
+                metainfo.
 
         Returns:
             list[:obj:`SegDataSample`]: The samples with ``seg_logits``
@@ -360,21 +411,33 @@ class TextPromptedSegmentor(BaseSegmentor):
                 # cannot be cropped reliably here.
                 raise ValueError(
                     'Padded inputs are not supported: resize images to the '
-                    'model resolution instead of padding them.')
+                    'model resolution (or letterbox them with '
+                    'LetterBoxResize) instead of padding them.')
             flip_dims = FLIP_DIMS[meta['flip_direction']] if meta.get(
                 'flip', False) else ()
-            groups.setdefault((tuple(meta['ori_shape'][:2]), flip_dims),
-                              []).append(i)
-        for (size, flip_dims), indices in groups.items():
+            # The image's share of the input frame (height, width), 1 when
+            # it fills the frame.
+            content = (1.0, 1.0)
+            if meta.get('letterbox_size') is not None:
+                frame = meta['img_shape'][:2]
+                content = (meta['letterbox_size'][0] / frame[0],
+                           meta['letterbox_size'][1] / frame[1])
+            groups.setdefault(
+                (tuple(meta['ori_shape'][:2]), flip_dims, content),
+                []).append(i)
+        for (size, flip_dims, content), indices in groups.items():
             logits = seg_logits if len(indices) == len(
                 data_samples) else seg_logits[indices]
             if flip_dims:
                 logits = logits.flip(flip_dims)
-            logits = F.interpolate(
-                logits,
-                size=size,
-                mode='bilinear',
-                align_corners=self.align_corners)
+            if content == (1.0, 1.0):
+                logits = F.interpolate(
+                    logits,
+                    size=size,
+                    mode='bilinear',
+                    align_corners=self.align_corners)
+            else:
+                logits = unletterbox(logits, content, size)
             preds = (logits > logit_threshold).long()
             for logit, pred, i in zip(logits, preds, indices):
                 data_samples[i].set_data(

@@ -1,0 +1,4 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .cris_fpn import CRISFPN
+
+__all__ = ['CRISFPN']
