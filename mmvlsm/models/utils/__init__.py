@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .cris_checkpoint import (cris_to_mmvlsm, mmvlsm_to_cris,
+from .cris_checkpoint import (UNUSED_CRIS_KEYS, cris_to_mmvlsm, mmvlsm_to_cris,
                               strip_data_parallel_prefix)
 from .hf_loading import hf_from_pretrained, hf_loading_errors
 from .open_clip_loading import (open_clip_from_pretrained, open_clip_name,
@@ -12,6 +12,6 @@ __all__ = [
     'hf_from_pretrained', 'hf_loading_errors', 'TokenizerConfig',
     'build_tokenizer', 'openai_clip_tokenizer', 'open_clip_from_pretrained',
     'open_clip_name', 'open_clip_tokenizer', 'load_openai_clip_state_dict',
-    'load_weights_exactly', 'cris_to_mmvlsm', 'mmvlsm_to_cris',
-    'strip_data_parallel_prefix'
+    'load_weights_exactly', 'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm',
+    'mmvlsm_to_cris', 'strip_data_parallel_prefix'
 ]
