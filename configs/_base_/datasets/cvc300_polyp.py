@@ -23,3 +23,4 @@ def all_images(pipeline):
 test_dataloader = dict(
     dataset=dict(_delete_=True, **all_images({{_base_.test_pipeline}})))
 test_dataset_224x224 = all_images({{_base_.test_pipeline_224x224}})
+test_dataset_416x416 = all_images({{_base_.test_pipeline_416x416}})

@@ -44,3 +44,10 @@ val_dataset_224x224 = concat_splits(pool_roots, ['val'],
                                     {{_base_.test_pipeline_224x224}}, True)
 test_dataset_224x224 = concat_splits(pool_roots, ['test'],
                                      {{_base_.test_pipeline_224x224}}, True)
+# The same at CRIS's 416x416 input.
+train_dataset_416x416 = concat_splits(pool_roots, ['train'],
+                                      {{_base_.train_pipeline_416x416}}, False)
+val_dataset_416x416 = concat_splits(pool_roots, ['val'],
+                                    {{_base_.test_pipeline_416x416}}, True)
+test_dataset_416x416 = concat_splits(pool_roots, ['test'],
+                                     {{_base_.test_pipeline_416x416}}, True)

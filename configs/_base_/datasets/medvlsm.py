@@ -43,6 +43,29 @@ train_pipeline, test_pipeline = square_pipelines(img_scale[0])
 # BiomedCLIPSeg's input: its configs set the dataloaders' `pipeline` (or,
 # for pooled data, `dataset`; see endoscopy_pooled.py) to these.
 train_pipeline_224x224, test_pipeline_224x224 = square_pipelines(224)
+# CRIS's input, resized to the square as medvlsm did.
+train_pipeline_416x416, test_pipeline_416x416 = square_pipelines(416)
+
+
+def letterbox_pipelines(side):
+    """``square_pipelines`` with official CRIS's letterbox for the resize.
+
+    LetterBoxResize keeps the aspect ratio and centres the image in the
+    square, the border in CLIP's mean colour; predictions are mapped back
+    onto the original image without the border.
+    """
+    pipelines = square_pipelines(side)
+    for pipeline in pipelines:
+        for index, step in enumerate(pipeline):
+            if step['type'] == 'Resize':
+                pipeline[index] = dict(
+                    type='LetterBoxResize', scale=(side, side))
+    return pipelines
+
+
+# CRIS's input as official CRIS fed it.
+train_pipeline_letterbox_416x416, test_pipeline_letterbox_416x416 = \
+    letterbox_pipelines(416)
 
 # Decoding, resizing and tokenising happen in the workers; `default_collate`
 # stacks the images there into one uint8 batch, which `pin_memory` lets the

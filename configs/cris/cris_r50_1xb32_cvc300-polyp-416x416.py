@@ -1,0 +1,10 @@
+# CRIS (R50) fine-tuned on the endoscopy pool with the medvlsm recipe and
+# tested on all of CVC-300's images.
+_base_ = [
+    './_base_/cris_r50_medvlsm.py',
+    '../_base_/datasets/cvc300_polyp.py',
+]
+train_dataloader = dict(
+    batch_size=32, dataset={{_base_.train_dataset_416x416}})
+val_dataloader = dict(dataset={{_base_.val_dataset_416x416}})
+test_dataloader = dict(dataset={{_base_.test_dataset_416x416}})
