@@ -182,6 +182,8 @@ def _cris_config(dataset):
 def test_cris_configs_load(path):
     cfg = load_config(path)
     assert cfg.model.type == 'CRIS'
+    # The FPN's BatchNorm1d fails on a one-sample training batch.
+    assert cfg.train_dataloader.drop_last is True
 
 
 @pytest.mark.parametrize('dataset', MEDVLSM_DATASETS)

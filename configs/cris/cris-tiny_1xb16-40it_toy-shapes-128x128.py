@@ -21,7 +21,8 @@ test_pipeline = [
     dict(type='TokenizePrompt'),
     dict(type='PackVLSMInputs'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# drop_last: the FPN's BatchNorm1d needs two or more samples per batch.
+train_dataloader = dict(drop_last=True, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 

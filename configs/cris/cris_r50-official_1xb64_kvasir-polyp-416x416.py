@@ -13,8 +13,11 @@ model = dict(
     context_length=17,
     losses=[dict(type='SigmoidBCELoss')],
     train_cfg=dict(loss_size='logits'))
+# drop_last: the FPN's BatchNorm1d on the sentence feature needs two or
+# more samples per training batch (official CRIS drops the last batch too).
 train_dataloader = dict(
     batch_size=64,
+    drop_last=True,
     dataset=dict(pipeline={{_base_.train_pipeline_letterbox_416x416}}))
 val_dataloader = dict(
     dataset=dict(pipeline={{_base_.test_pipeline_letterbox_416x416}}))
