@@ -1,10 +1,19 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""The benchmark script runs in each of its modes (not a timing test)."""
+"""The benchmark script runs in each of its modes (not a timing test), and
+its plain PyTorch loop computes what the model's config computes."""
+import importlib.util
+import os.path as osp
 import sys
 
-from .conftest import QUICKSTART_CONFIG, run_tool
+import pytest
+import torch
+import torch.nn.functional as F
+
+from .conftest import QUICKSTART_CONFIG, REPO, run_tool
 
 BENCHMARK = 'tools/analysis_tools/benchmark.py'
+# Logits at 1/4 of the input, loss at the logits' size, letterboxed inputs.
+CRIS_CONFIG = 'configs/cris/cris-tiny_1xb16-40it_toy-shapes-128x128.py'
 # Its train set pools three datasets (a ConcatDataset).
 POOLED_CONFIG = ('configs/clipseg/'
                  'clipseg-rd64-refined_1xb128_cvc300-polyp-352x352.py')
@@ -76,3 +85,114 @@ def test_models_side_by_side_at_their_own_sizes(tmp_path):
     }
     assert rows['biomedclipseg-tiny_1xb16-40it_toy-shapes-224x224'][1] == '224'
     assert rows['clipseg-tiny_1xb16-650it_toy-shapes-128x128'][1] == '128'
+
+
+def test_cris_comparison_prints_both_paths_and_their_ratio():
+    log = run_tool([
+        sys.executable, BENCHMARK, CRIS_CONFIG, '--batch-size', '2',
+        '--rounds', '1'
+    ] + FAST)
+    # The LetterBoxResize scale is the input size.
+    assert 'batch 2 x 128x128' in log
+    for row in ('train step (ms)', 'inference (images/s)'):
+        line = next(line for line in log.splitlines() if line.startswith(row))
+        mm_value, plain_value, ratio = map(float, line[len(row):].split())
+        assert mm_value > 0 and plain_value > 0
+        # The printed values are rounded to 0.1.
+        assert ratio == pytest.approx(mm_value / plain_value, rel=0.05)
+
+
+@pytest.fixture(scope='module')
+def benchmark():
+    spec = importlib.util.spec_from_file_location('benchmark',
+                                                  osp.join(REPO, BENCHMARK))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_cris(benchmark, cfg_options=None):
+    from mmengine.registry import init_default_scope
+
+    from mmvlsm.registry import MODELS
+    from mmvlsm.utils.launch import load_config
+    cfg = load_config(osp.join(REPO, CRIS_CONFIG), cfg_options)
+    init_default_scope('mmvlsm')
+    torch.manual_seed(0)
+    return cfg, MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize(
+    'cfg_options',
+    [
+        None,  # BCE on the logits' 32x32, masks resized (nearest) to them
+        {
+            'model.losses': [
+                dict(type='SoftDiceLoss', loss_weight=0.5),
+                dict(type='SigmoidBCELoss')
+            ],
+            'model.train_cfg.loss_size':
+            'input'
+        }
+    ],
+    ids=['bce-at-logits', 'dice-bce-at-input'])
+def test_plain_loss_is_the_models_loss(benchmark, cfg_options):
+    cfg, model = _tiny_cris(benchmark, cfg_options)
+    assert benchmark.input_size(cfg) == 128
+    batch = benchmark.synthetic_batch(
+        benchmark.pack_pipeline(cfg), batch_size=2, size=128)
+    # Eval mode: no dropout, and batch norm with fixed statistics, so the
+    # two forward passes are the same computation.
+    model.eval()
+    data = model.data_preprocessor(batch, True)
+    inputs, samples = data['inputs'], data['data_samples']
+    gt = torch.stack([s.gt_sem_seg.data for s in samples]).float()
+    with torch.no_grad():
+        expected = sum(model.loss(inputs, samples).values())
+        logits = model.decode(
+            model.extract_feat(inputs),
+            model.encode_text(*model.tokenize(samples, inputs.device)))
+        assert logits.shape[-2:] == (32, 32) and gt.shape[-2:] == (128, 128)
+        loss = benchmark.plain_loss(model, logits, gt)
+        # The loss at the other resolution differs: the check above would
+        # catch a plain loop that computed it there.
+        if model.loss_size == 'logits':
+            other = sum(
+                loss_module(
+                    F.interpolate(logits, size=(128,
+                                                128), mode='bilinear'), gt)
+                for loss_module in model.losses)
+        else:
+            other = sum(
+                loss_module(logits,
+                            F.interpolate(gt, size=(32, 32), mode='nearest'))
+                for loss_module in model.losses)
+    torch.testing.assert_close(loss, expected)
+    assert not torch.isclose(other, expected, rtol=1e-3)
+
+
+def test_plain_optimizer_is_the_configs(benchmark):
+    from mmengine.optim import build_optim_wrapper
+    cfg, model = _tiny_cris(benchmark,
+                            {'optim_wrapper.optimizer.type': 'Adam'})
+    optimizer = benchmark.plain_optimizer(model, cfg.optim_wrapper)
+    reference = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+    assert type(optimizer) is type(reference) is torch.optim.Adam
+
+    def settings(opt):
+        return {
+            id(param): (group['lr'], group['weight_decay'])
+            for group in opt.param_groups
+            for param in group['params']
+        }
+
+    # Every trainable parameter, each at mmengine's lr (the encoders at
+    # 1/10) and weight decay.
+    assert settings(optimizer) == settings(reference)
+    assert {group['lr'] for group in optimizer.param_groups} == {1e-3, 1e-4}
+    with pytest.raises(ValueError, match='bias_lr_mult'):
+        benchmark.plain_optimizer(
+            model,
+            dict(
+                optimizer=dict(type='Adam', lr=1e-3),
+                paramwise_cfg=dict(bias_lr_mult=2.0)))

@@ -10,8 +10,11 @@ and their ratio:
   dataloader makes it: the config's ``TokenizePrompt`` and
   ``PackVLSMInputs`` per sample, then ``default_collate``;
 - **plain PyTorch**: the same ``nn.Module`` driven by a hand-written loop,
-  with the batch normalised and tokenised once, a plain ``torch.optim``
-  optimizer and ``torch.autocast`` + ``GradScaler`` for ``--amp``.
+  with the batch normalised and tokenised once, the config's loss at the
+  size the model computes it (``train_cfg.loss_size``), the config's
+  ``torch.optim`` optimizer with its per-key learning rates, inference that
+  resizes to the input size and thresholds at the model's threshold, and
+  ``torch.autocast`` + ``GradScaler`` for ``--amp``.
 
 Further modes:
 
@@ -57,6 +60,8 @@ from mmvlsm.utils.launch import AMP_DTYPES, add_cfg_options_args, load_config
 
 PROMPTS = ('one medium yellow round polyp located in right of the image',
            'polyp', 'skin melanoma', 'foot ulcer')
+# Pipeline steps whose scale is the model's input size.
+RESIZES = ('Resize', 'LetterBoxResize')
 
 
 def parse_args() -> argparse.Namespace:
@@ -92,7 +97,7 @@ def parse_args() -> argparse.Namespace:
         '--img-size',
         type=int,
         default=None,
-        help='input side; default: the config\'s Resize scale')
+        help='input side; default: the config\'s (LetterBox)Resize scale')
     parser.add_argument('--steps', type=int, default=20, help='timed steps')
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument(
@@ -128,20 +133,26 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def train_pipeline(cfg: Config) -> List[dict]:
+    """The train dataset's pipeline (the first one's in a pooled set)."""
+    dataset = cfg.train_dataloader.dataset
+    dataset = dataset['datasets'][0] if 'datasets' in dataset else dataset
+    return dataset.get('pipeline', [])
+
+
 def input_size(cfg: Config) -> int:
-    """The side of the model input: the train pipeline's Resize scale."""
-    for step in cfg.train_dataloader.dataset.get('pipeline', []):
-        if step['type'] == 'Resize' and step.get('scale'):
+    """The side of the model input: the train pipeline's ``Resize`` or
+    ``LetterBoxResize`` scale."""
+    for step in train_pipeline(cfg):
+        if step['type'] in RESIZES and step.get('scale'):
             return step['scale'][0]
     return cfg.get('img_scale', (352, 352))[0]
 
 
 def pack_pipeline(cfg: Config) -> Compose:
     """The config's tokenising and packing steps (the train pipeline's)."""
-    dataset = cfg.train_dataloader.dataset
-    dataset = dataset['datasets'][0] if 'datasets' in dataset else dataset
     steps = [
-        step for step in dataset.pipeline
+        step for step in train_pipeline(cfg)
         if step['type'] in ('TokenizePrompt', 'PackVLSMInputs')
     ]
     return Compose(steps or [dict(type='PackVLSMInputs')])
@@ -235,29 +246,116 @@ def measure_mmvlsm(model: torch.nn.Module, batch: dict, optim_cfg: dict,
     return train, test
 
 
+def plain_loss(model: torch.nn.Module, logits: torch.Tensor,
+               gt: torch.Tensor) -> torch.Tensor:
+    """The model's configured loss, as a hand-written loop computes it.
+
+    Logits and masks are brought to one size as ``model.loss_size`` says:
+    ``'logits'`` resizes the masks (nearest) to the logits (CRIS's 1/4
+    resolution), ``'input'`` the logits (bilinear) to the masks. The
+    config's loss modules (``model.losses``, e.g. ``SigmoidBCELoss`` and
+    ``SoftDiceLoss`` with their ``loss_weight``) are then called and summed.
+    They are plain ``nn.Module`` s of a few tensor operations, the code a
+    hand-written loop would inline; calling them keeps both paths computing
+    the same loss for every config, without a copy that could drift.
+
+    Args:
+        model (nn.Module): A ``TextPromptedSegmentor``.
+        logits (Tensor): Logits of shape (B, 1, h, w).
+        gt (Tensor): Float masks in {0, 1} of shape (B, 1, H, W).
+
+    Returns:
+        Tensor: The summed loss.
+    """
+    if logits.shape[-2:] != gt.shape[-2:]:
+        if model.loss_size == 'logits':
+            gt = F.interpolate(gt, size=logits.shape[-2:], mode='nearest')
+        else:
+            logits = F.interpolate(
+                logits,
+                size=gt.shape[-2:],
+                mode='bilinear',
+                align_corners=model.align_corners)
+    return sum(loss(logits, gt) for loss in model.losses)
+
+
+def plain_optimizer(model: torch.nn.Module,
+                    optim_cfg: dict) -> torch.optim.Optimizer:
+    """The config's optimizer, built as plain PyTorch builds it.
+
+    ``torch.optim.<type>`` with the config's arguments over the trainable
+    parameters, in one group per learning rate and weight decay that
+    ``paramwise_cfg.custom_keys`` give them: like mmengine, the longest key
+    contained in a parameter's name sets its ``lr_mult`` and
+    ``decay_mult``. Other paramwise options are refused rather than
+    silently left out of the comparison.
+
+    Args:
+        model (nn.Module): The model.
+        optim_cfg (dict): The config's ``optim_wrapper``.
+
+    Returns:
+        torch.optim.Optimizer: The optimizer.
+    """
+    kwargs = dict(optim_cfg['optimizer'])
+    name = kwargs.pop('type')
+    optimizer_cls = getattr(torch.optim, name, None)
+    if optimizer_cls is None:
+        raise ValueError(f'the plain loop uses torch.optim.<type>, and '
+                         f'torch.optim has no {name}')
+    paramwise = optim_cfg.get('paramwise_cfg') or {}
+    custom_keys = paramwise.get('custom_keys', {})
+    unsupported = (set(paramwise) - {'custom_keys'}) | {
+        field
+        for mults in custom_keys.values()
+        for field in mults if field not in ('lr_mult', 'decay_mult')
+    }
+    if unsupported:
+        raise ValueError('the plain loop reproduces the lr_mult and '
+                         'decay_mult of paramwise_cfg.custom_keys only, not '
+                         f'{sorted(unsupported)}')
+    keys = sorted(sorted(custom_keys), key=len, reverse=True)
+    groups: Dict[Tuple[float, float], List[torch.nn.Parameter]] = {}
+    for param_name, param in model.named_parameters():
+        if param.requires_grad:
+            key = next((key for key in keys if key in param_name), None)
+            mults = custom_keys[key] if key is not None else {}
+            groups.setdefault(
+                (mults.get('lr_mult', 1.0), mults.get('decay_mult', 1.0)),
+                []).append(param)
+    param_groups = []
+    for (lr_mult, decay_mult), params in groups.items():
+        group = dict(params=params, lr=kwargs['lr'] * lr_mult)
+        if 'weight_decay' in kwargs:
+            group['weight_decay'] = kwargs['weight_decay'] * decay_mult
+        param_groups.append(group)
+    return optimizer_cls(param_groups, **kwargs)
+
+
 def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
                   args: argparse.Namespace,
                   device: torch.device) -> Tuple[dict, dict]:
     """Time a hand-written loop over the same module.
 
     The batch is normalised, moved to the device and tokenised once, outside
-    the timed loop.
+    the timed loop. Each train step computes the config's loss
+    (:func:`plain_loss`) and steps the config's optimizer
+    (:func:`plain_optimizer`); inference turns the logits into
+    probabilities, resizes them to the input size (the synthetic batch's
+    original size, to which mmvlsm's ``test_step`` resizes) and thresholds
+    them at the model's ``test_cfg['threshold']``.
     """
     data = model.data_preprocessor(batch, True)
     inputs, samples = data['inputs'], data['data_samples']
     gt = torch.stack([s.gt_sem_seg.data for s in samples]).float()
     input_ids, attention_mask = model.tokenize(samples, device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    # The config's AdamW settings (lr, weight decay, fused/foreach).
-    optimizer = torch.optim.AdamW(
-        params, **{
-            k: v
-            for k, v in optim_cfg.optimizer.items() if k != 'type'
-        })
+    optimizer = plain_optimizer(model, optim_cfg)
+    params = [p for group in optimizer.param_groups for p in group['params']]
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == 'fp16')
     # The config's gradient clipping, as the OptimWrapper applies it.
     max_norm = (optim_cfg.get('clip_grad') or {}).get('max_norm')
     autocast = autocast_fn(args, device)
+    threshold = model.test_cfg.get('threshold', 0.5)
 
     def forward() -> torch.Tensor:
         return model.decode(
@@ -267,19 +365,23 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
     def train_step() -> None:
         optimizer.zero_grad(set_to_none=True)
         with autocast():
-            logits = forward()
-            prob = logits.float().sigmoid().flatten(1)
-            target = gt.flatten(1)
-            dice = 1 - (2 * (prob * target).sum(1) + 1e-5) / (
-                prob.sum(1) + target.sum(1) + 1e-5)
-            loss = F.binary_cross_entropy_with_logits(logits.float(),
-                                                      gt) + dice.mean()
+            loss = plain_loss(model, forward(), gt)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
         if max_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, max_norm)
         scaler.step(optimizer)
         scaler.update()
+
+    def infer() -> torch.Tensor:
+        prob = forward().sigmoid()
+        if prob.shape[-2:] != inputs.shape[-2:]:
+            prob = F.interpolate(
+                prob,
+                size=inputs.shape[-2:],
+                mode='bilinear',
+                align_corners=model.align_corners)
+        return prob > threshold
 
     train = None
     if not args.inference_only:
@@ -289,8 +391,7 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
         release_memory(model, device)
     model.eval()
     with torch.no_grad(), autocast():
-        test = timed(lambda: forward().sigmoid() > 0.5, args.steps,
-                     args.warmup, device)
+        test = timed(infer, args.steps, args.warmup, device)
     release_memory(model, device)
     return train, test
 
