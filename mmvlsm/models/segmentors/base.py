@@ -12,8 +12,10 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmvlsm.registry import MODELS
+from ..adapters import adapt_model, keep_trained_state, trained_state_keys
 from ..utils import TokenizerConfig, build_tokenizer
 
 # The dims to flip to undo each ``RandomFlip`` direction on (1, H, W) maps.
@@ -95,6 +97,10 @@ class TextPromptedSegmentor(BaseSegmentor):
         losses (dict | Sequence[dict]): Configs of the losses. Losses with
             the same ``loss_name`` are summed. Defaults to soft Dice plus
             BCE, both on logits and with weight 1.
+        adapt_cfg (dict, optional): Parameter-efficient fine-tuning: freeze
+            the host and add adapters, see
+            :func:`mmvlsm.models.adapters.adapt_model`. Defaults to None
+            (every part trains as the ``freeze_*`` flags say).
         train_cfg (dict, optional): Training config. ``loss_size`` is
             ``'input'`` (logits resized to the masks) or ``'logits'``
             (masks resized to the logits). Defaults to None, i.e.
@@ -112,12 +118,15 @@ class TextPromptedSegmentor(BaseSegmentor):
                  tokenizer: TokenizerConfig,
                  context_length: int = 77,
                  losses: LossConfigs = DEFAULT_LOSSES,
+                 adapt_cfg: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.adapt_cfg = adapt_cfg
+        self.adapters = nn.ModuleList()
         self.tokenizer = build_tokenizer(tokenizer)
         self.context_length = context_length
         if isinstance(losses, dict):
@@ -145,11 +154,14 @@ class TextPromptedSegmentor(BaseSegmentor):
     def freeze_parts(self, vision: nn.Module, text: Sequence[nn.Module],
                      decoder: nn.Module, freeze_vision: bool,
                      freeze_text: bool, freeze_decoder: bool) -> None:
-        """Freeze the parts the flags name and keep the flags.
+        """Freeze the parts the flags name, then apply ``adapt_cfg``.
 
-        Subclasses run a frozen encoder under ``torch.no_grad()``. A
-        frozen decoder only loses ``requires_grad``: gradients must still
-        flow through it to encoders that train.
+        Subclasses call it last in ``__init__``, once their weights are
+        loaded. Subclasses run a frozen encoder under ``torch.no_grad()``.
+        A frozen decoder only loses ``requires_grad``: gradients must still
+        flow through it to encoders that train. With ``adapt_cfg`` the whole
+        host is frozen instead, and an encoder runs under ``no_grad`` when
+        nothing in it trains (adapters inside it do).
 
         Args:
             vision (nn.Module): The image encoder.
@@ -170,6 +182,28 @@ class TextPromptedSegmentor(BaseSegmentor):
                 module.requires_grad_(False)
         if freeze_decoder:
             decoder.requires_grad_(False)
+        if self.adapt_cfg is None:
+            return
+        self.adapters = adapt_model(self, self.adapt_cfg)
+        self.freeze_vision = not any(p.requires_grad
+                                     for p in vision.parameters())
+        self.freeze_text = not any(p.requires_grad for module in text
+                                   for p in module.parameters())
+        self.freeze_decoder = not any(p.requires_grad
+                                      for p in decoder.parameters())
+        keep_trained_state(self, trained_state_keys(self))
+
+    def train(self, mode: bool = True) -> 'TextPromptedSegmentor':
+        """Set the training mode; in an adapted model, batch norms with
+        nothing to train stay in eval mode, so the host's statistics stay
+        as loaded."""
+        super().train(mode)
+        if mode and self.adapt_cfg is not None:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm) and not any(
+                        p.requires_grad for p in module.parameters()):
+                    module.eval()
+        return self
 
     @abstractmethod
     def extract_feat(self, inputs: Tensor) -> Any:
@@ -314,8 +348,26 @@ class TextPromptedSegmentor(BaseSegmentor):
         """
         input_ids, attention_mask = self.tokenize(batch_data_samples,
                                                   inputs.device)
+        return self.segment(inputs, input_ids, attention_mask)
+
+    def segment(self, inputs: Tensor, input_ids: Tensor,
+                attention_mask: Tensor) -> Tensor:
+        """Logits from images and token ids: encode both, let the adapters
+        (if any) adapt the features, decode.
+
+        Args:
+            inputs (Tensor): Normalized images of shape (B, 3, H, W).
+            input_ids (Tensor): Token ids of shape (B, L).
+            attention_mask (Tensor): 1 for tokens, 0 for padding, (B, L).
+
+        Returns:
+            Tensor: Logits of shape (B, 1, h, w).
+        """
         img_feats = self.extract_feat(inputs)
         text_feats = self.encode_text(input_ids, attention_mask)
+        for adapter in self.adapters:
+            img_feats, text_feats = adapter.adapt_features(
+                img_feats, text_feats, attention_mask)
         return self.decode(img_feats, text_feats)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:

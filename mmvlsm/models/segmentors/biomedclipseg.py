@@ -87,6 +87,8 @@ class BiomedCLIPSeg(TextPromptedSegmentor):
             256, BiomedCLIP's context length.
         losses (dict | Sequence[dict]): Configs of the losses. Defaults to
             soft Dice plus BCE.
+        adapt_cfg (dict, optional): Adapters and what trains, see
+            :func:`mmvlsm.models.adapters.adapt_model`. Defaults to None.
         train_cfg (dict, optional): Training config. Defaults to None.
         test_cfg (dict, optional): Testing config, e.g.
             ``dict(threshold=0.5)``. Defaults to None.
@@ -108,6 +110,7 @@ class BiomedCLIPSeg(TextPromptedSegmentor):
                  attn_implementation: str = 'sdpa',
                  context_length: int = 256,
                  losses: LossConfigs = DEFAULT_LOSSES,
+                 adapt_cfg: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -117,6 +120,7 @@ class BiomedCLIPSeg(TextPromptedSegmentor):
                 dict(pretrained=pretrained, tokenizer=tokenizer))[0],
             context_length=context_length,
             losses=losses,
+            adapt_cfg=adapt_cfg,
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,

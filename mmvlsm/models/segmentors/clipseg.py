@@ -78,6 +78,8 @@ class CLIPSeg(TextPromptedSegmentor):
             77, CLIP's context length.
         losses (dict | Sequence[dict]): Configs of the losses. Defaults to
             soft Dice plus BCE.
+        adapt_cfg (dict, optional): Adapters and what trains, see
+            :func:`mmvlsm.models.adapters.adapt_model`. Defaults to None.
         train_cfg (dict, optional): Training config. Defaults to None.
         test_cfg (dict, optional): Testing config, e.g.
             ``dict(threshold=0.5)``. Defaults to None.
@@ -97,6 +99,7 @@ class CLIPSeg(TextPromptedSegmentor):
                  attn_implementation: str = 'sdpa',
                  context_length: int = 77,
                  losses: LossConfigs = DEFAULT_LOSSES,
+                 adapt_cfg: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -114,6 +117,7 @@ class CLIPSeg(TextPromptedSegmentor):
             tokenizer=tokenizer,
             context_length=context_length,
             losses=losses,
+            adapt_cfg=adapt_cfg,
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,

@@ -73,6 +73,8 @@ class CRIS(TextPromptedSegmentor):
             ``torch.no_grad()``. Defaults to False.
         losses (dict | Sequence[dict]): Configs of the losses. Defaults to
             soft Dice plus BCE.
+        adapt_cfg (dict, optional): Adapters and what trains, see
+            :func:`mmvlsm.models.adapters.adapt_model`. Defaults to None.
         train_cfg (dict, optional): Training config, see
             :class:`TextPromptedSegmentor`. Defaults to None.
         test_cfg (dict, optional): Testing config. Defaults to None, i.e.
@@ -94,6 +96,7 @@ class CRIS(TextPromptedSegmentor):
                  freeze_vision: bool = False,
                  freeze_text: bool = False,
                  losses: LossConfigs = DEFAULT_LOSSES,
+                 adapt_cfg: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -102,6 +105,7 @@ class CRIS(TextPromptedSegmentor):
             tokenizer=tokenizer,
             context_length=context_length,
             losses=losses,
+            adapt_cfg=adapt_cfg,
             train_cfg=train_cfg,
             test_cfg=test_cfg if test_cfg is not None else dict(
                 threshold=0.35),

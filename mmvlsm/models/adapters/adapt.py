@@ -1,0 +1,154 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Parameter-efficient fine-tuning: freeze a host segmentor, add adapters.
+
+A segmentor's ``adapt_cfg`` (see
+:class:`~mmvlsm.models.segmentors.TextPromptedSegmentor`) is applied by
+:func:`adapt_model` once the host is built and its weights loaded::
+
+    adapt_cfg = dict(
+        # optional: host weights from a checkpoint (e.g. a converted CRIS)
+        host_checkpoint=None,
+        # host modules (name prefixes) that still train, e.g. ['decoder']
+        trainable=[],
+        # adapter configs, see mmvlsm.models.adapters.inserters
+        adapters=[dict(type='ResidualAdapters', modules=..., hidden_dims=64)])
+
+Everything of the host but ``trainable`` is frozen. Checkpoints of an
+adapted model then hold only what trains (adapters and ``trainable``
+modules, with their buffers): the config names the host weights, and
+loading such a checkpoint onto the model built from the config gives the
+trained model back exactly.
+"""
+from typing import Dict, Iterable, List, Set
+
+import torch.nn as nn
+
+from mmvlsm.registry import MODELS
+
+ADAPT_CFG_KEYS = ('host_checkpoint', 'trainable', 'adapters')
+
+
+def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
+    """Freeze ``model`` and attach the adapters of ``adapt_cfg``.
+
+    Args:
+        model (nn.Module): The host segmentor, built and with its weights.
+        adapt_cfg (dict): ``host_checkpoint``, ``trainable`` and
+            ``adapters``, see the module docstring.
+
+    Returns:
+        nn.ModuleList: The built adapter configs, in order; the segmentor
+        keeps them and calls their ``adapt_features``.
+    """
+    unknown = set(adapt_cfg) - set(ADAPT_CFG_KEYS)
+    if unknown:
+        raise ValueError(f'Unknown adapt_cfg keys {sorted(unknown)}; '
+                         f'expected {ADAPT_CFG_KEYS}.')
+    if adapt_cfg.get('host_checkpoint'):
+        _load_host(model, adapt_cfg['host_checkpoint'])
+    model.requires_grad_(False)
+    inserters = nn.ModuleList(
+        MODELS.build(cfg) for cfg in adapt_cfg.get('adapters', []))
+    for inserter in inserters:
+        inserter.attach(model)
+    for prefix in adapt_cfg.get('trainable', []):
+        try:
+            model.get_submodule(prefix).requires_grad_(True)
+        except AttributeError as error:
+            raise ValueError(
+                f'adapt_cfg.trainable names "{prefix}", which '
+                f'{type(model).__name__} does not have.') from error
+    return inserters
+
+
+def _load_host(model: nn.Module, path: str) -> None:
+    """Load a full checkpoint of the host (every key must fit)."""
+    from mmvlsm.models.utils import load_weights_exactly
+    from mmvlsm.utils import load_from_local
+    checkpoint = load_from_local(path, 'cpu')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    load_weights_exactly(model, state_dict, path)
+
+
+def trained_state_keys(model: nn.Module) -> Set[str]:
+    """The state-dict keys of what trains in an adapted model: trainable
+    parameters, and the buffers of modules that hold one."""
+    keys = {name for name, p in model.named_parameters() if p.requires_grad}
+    for module_name, module in model.named_modules():
+        if any(p.requires_grad for p in module.parameters(recurse=False)):
+            prefix = f'{module_name}.' if module_name else ''
+            keys.update(prefix + name
+                        for name, _ in module.named_buffers(recurse=False))
+    return keys
+
+
+def keep_trained_state(model: nn.Module, keys: Set[str]) -> None:
+    """Make ``model``'s state dicts (and so its checkpoints) hold ``keys``
+    only, and let it load such a state dict onto its frozen host.
+
+    Saving drops the frozen host's entries. Loading fills them in from the
+    model's current (host) weights, so nothing is reported missing, and
+    fails, naming them, if any of ``keys`` is absent: an adapter
+    checkpoint must hold every adapter.
+    """
+
+    # While True, state dicts are whole (fill_host reads the host from one).
+    whole = [False]
+
+    def drop_host(module, state_dict, prefix, local_metadata):
+        if not whole[0]:
+            for key in list(state_dict):
+                if key.startswith(prefix) and key[len(prefix):] not in keys:
+                    del state_dict[key]
+        return state_dict
+
+    def fill_host(module, state_dict, prefix, local_metadata, strict,
+                  missing_keys, unexpected_keys, error_msgs):
+        whole[0] = True
+        try:
+            own = module.state_dict()
+        finally:
+            whole[0] = False
+        present = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
+        if present & (set(own) - keys):
+            return  # a whole checkpoint: nothing to fill in
+        absent = sorted(keys - present)
+        if absent:
+            raise ValueError(
+                f'The checkpoint lacks {len(absent)} trained weights of this '
+                f'adapted model, e.g. {absent[:5]}: was it saved from the '
+                'same adapt_cfg?')
+        for key, value in own.items():
+            if key not in keys:
+                state_dict[prefix + key] = value
+
+    model._register_state_dict_hook(drop_host)
+    model._register_load_state_dict_pre_hook(fill_host, with_module=True)
+
+
+def parameter_table(model: nn.Module) -> List[Dict[str, object]]:
+    """Trainable and total parameters per top-level module, then in all.
+
+    Returns:
+        list[dict]: Rows with ``module``, ``trainable`` and ``total``.
+    """
+    rows = []
+    for name, child in model.named_children():
+        total = sum(p.numel() for p in child.parameters())
+        if total:
+            rows.append(
+                dict(
+                    module=name,
+                    trainable=_count(p for p in child.parameters()
+                                     if p.requires_grad),
+                    total=total))
+    rows.append(
+        dict(
+            module='all',
+            trainable=_count(p for p in model.parameters() if p.requires_grad),
+            total=_count(model.parameters())))
+    return rows
+
+
+def _count(params: Iterable[nn.Parameter]) -> int:
+    return sum(p.numel() for p in params)
