@@ -149,9 +149,7 @@ def test_plain_loss_is_the_models_loss(benchmark, cfg_options):
     gt = torch.stack([s.gt_sem_seg.data for s in samples]).float()
     with torch.no_grad():
         expected = sum(model.loss(inputs, samples).values())
-        logits = model.decode(
-            model.extract_feat(inputs),
-            model.encode_text(*model.tokenize(samples, inputs.device)))
+        logits = model.segment(inputs, *model.tokenize(samples, inputs.device))
         assert logits.shape[-2:] == (32, 32) and gt.shape[-2:] == (128, 128)
         loss = benchmark.plain_loss(model, logits, gt)
         # The loss at the other resolution differs: the check above would

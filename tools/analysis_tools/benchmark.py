@@ -358,9 +358,7 @@ def measure_plain(model: torch.nn.Module, batch: dict, optim_cfg: dict,
     threshold = model.test_cfg.get('threshold', 0.5)
 
     def forward() -> torch.Tensor:
-        return model.decode(
-            model.extract_feat(inputs),
-            model.encode_text(input_ids, attention_mask))
+        return model.segment(inputs, input_ids, attention_mask)
 
     def train_step() -> None:
         optimizer.zero_grad(set_to_none=True)
