@@ -1,0 +1,51 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""A tiny adapted CLIPSeg through the real tools: train, test, resume."""
+import json
+import sys
+
+import torch
+
+from .conftest import REPO, run_tool, tiny_run_options
+
+TINY_CONFIG = (f'{REPO}/configs/vlsm_adapter/'
+               'clipseg-tiny-dense-adapter-vlc_1xb16-40it_toy-shapes-'
+               '128x128.py')
+
+
+def test_tiny_adapted_model_trains_tests_and_resumes(toy_root, tmp_path,
+                                                     untrained_checkpoint):
+    # The host: the quickstart model's weights.
+    options = tiny_run_options(
+        toy_root, max_iters=2, interval=2) + [
+            f'model.adapt_cfg.host_checkpoint={untrained_checkpoint}'
+        ]
+    work_dir = tmp_path / 'work'
+    log = run_tool([
+        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(work_dir)
+    ] + options)
+    assert 'Trainable parameters' in log and 'Iter(train) [2/2]' in log
+    checkpoint = work_dir / 'iter_2.pth'
+    state = torch.load(checkpoint, weights_only=False)['state_dict']
+    # Adapters only: the host comes from the config's host_checkpoint.
+    assert state and all('adapter' in key for key in state)
+    assert checkpoint.stat(
+    ).st_size < 0.3 * untrained_checkpoint.stat().st_size
+
+    run_tool([
+        sys.executable, 'tools/test.py', TINY_CONFIG,
+        str(checkpoint), '--work-dir',
+        str(tmp_path / 'test')
+    ] + options)
+    metrics = json.loads((tmp_path / 'test' / 'test_metrics.json').read_text())
+    assert 0.0 <= metrics['mDice'] <= 100.0
+
+    resume_options = [
+        option.replace('train_cfg.max_iters=2', 'train_cfg.max_iters=4')
+        for option in options
+    ]
+    log = run_tool([
+        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(work_dir), '--resume'
+    ] + resume_options)
+    assert 'resumed' in log.lower() and 'Iter(train) [4/4]' in log
