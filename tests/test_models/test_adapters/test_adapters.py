@@ -304,3 +304,45 @@ def test_cris_adapters_in_text_encoder_and_decoder():
             host.encode_decode(inputs, samples),
             rtol=1e-5,
             atol=1e-6)
+
+
+def test_biomedclipseg_adapters_in_timm_blocks_and_bert(tmp_path):
+    from mmvlsm.models import BiomedCLIPSeg
+    from mmvlsm.testing import save_tiny_open_clip
+    save_tiny_open_clip(str(tmp_path))
+    pretrained = f'local-dir:{tmp_path}'
+    adapters = [
+        dict(
+            type='ResidualAdapters',
+            modules=r'vision_model\.blocks\.([0-9]|10)\.(attn|mlp)',
+            hidden_dims=8,
+            zero_init=True),
+        dict(
+            type='ResidualAdapters',
+            modules=r'text_model\.transformer\.encoder\.layer\.\d+\.'
+            r'(attention\.output|output)\.dense',
+            hidden_dims=8,
+            zero_init=True),
+    ]
+    # The same random decoder in both.
+    torch.manual_seed(0)
+    host = BiomedCLIPSeg(pretrained=pretrained).eval()
+    torch.manual_seed(0)
+    adapted = BiomedCLIPSeg(
+        pretrained=pretrained, adapt_cfg=dict(adapters=adapters)).eval()
+    vision_width = host.vision_model.embed_dim
+    text_width = host.text_model.transformer.config.hidden_size
+    num_text_layers = host.text_model.transformer.config.num_hidden_layers
+    assert sum(p.numel() for p in adapted.parameters() if p.requires_grad) == (
+        11 * 2 * adapter_params(vision_width, 8) +
+        num_text_layers * 2 * adapter_params(text_width, 8))
+    assert not adapted.freeze_vision and not adapted.freeze_text
+    inputs = torch.randn(2, 3, 224, 224)
+    samples = [
+        SegDataSample(metainfo=dict(text=t, ori_shape=(224, 224)))
+        for t in ('a polyp', 'skin lesion')
+    ]
+    with torch.no_grad():
+        assert torch.equal(
+            adapted.encode_decode(inputs, samples),
+            host.encode_decode(inputs, samples))
