@@ -2,6 +2,7 @@
 """Every shipped config parses and names only registered types."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
@@ -37,6 +38,7 @@ def _registry_of(key):
         'model': MODELS,
         'data_preprocessor': MODELS,
         'losses': MODELS,
+        'adapters': MODELS,
         'dataset': DATASETS,
         'datasets': DATASETS,
         'pipeline': TRANSFORMS,
@@ -48,6 +50,21 @@ def _registry_of(key):
     }.get(key)
 
 
+# The parameter-efficient fine-tuning variants of CLIPSeg rd64-refined in
+# configs/vlsm_adapter: variant -> (learning rate, trainable parameters).
+# The adapter counts are VLSM-Adapter's (2 * d * r + r + d per adapter);
+# decoder-only is the whole decoder, what upstream's CLIPSeg fine-tuning
+# trained in effect; LoRA's is computed from the model.
+CLIPSEG_PEFT_VARIANTS = {
+    'shallow-adapter-v': (3e-4, 2_363_136),
+    'shallow-adapter-vl': (3e-4, 3_939_072),
+    'shallow-adapter-vlc': (3e-4, 4_201_984),
+    'dense-adapter-v': (1e-3, 1_784_448),
+    'dense-adapter-vl': (1e-3, 2_974_464),
+    'dense-adapter-vlc': (1e-3, 3_237_376),
+    'decoder-only': (1e-3, 1_127_009),
+    'lora': (1e-4, None),
+}
 MEDVLSM_DATASETS = ('kvasir-polyp', 'clinicdb-polyp', 'bkai-polyp',
                     'cvc300-polyp', 'colondb-polyp', 'etis-polyp', 'isic',
                     'dfu', 'camus', 'busi', 'chexlocalize')
@@ -60,6 +77,8 @@ def test_a_config_per_medvlsm_dataset():
         assert f'biomedclipseg_1xb128_{dataset}-224x224.py' in names
         assert f'biomedclipseg-d_1xb128_{dataset}-224x224.py' in names
         assert f'cris_r50_1xb32_{dataset}-416x416.py' in names
+        for variant in CLIPSEG_PEFT_VARIANTS:
+            assert f'clipseg-{variant}_1xb32_{dataset}-352x352.py' in names
 
 
 def _pipelines(dataset):
@@ -284,3 +303,210 @@ def test_cris_r50_config_builds_with_official_parameter_count():
         for param in group['params']:
             clip = names[id(param)].startswith(('backbone.', 'text_encoder.'))
             assert group['lr'] == pytest.approx(1e-5 if clip else 1e-4)
+
+
+VLSM_ADAPTER = osp.join(REPO, 'configs', 'vlsm_adapter')
+VLSM_ADAPTER_CONFIGS = sorted(glob.glob(osp.join(VLSM_ADAPTER, '*.py')))
+VLSM_ADAPTER_CRIS = osp.join(
+    VLSM_ADAPTER, 'cris_r50-dense-adapter_1xb32_kvasir-polyp-416x416.py')
+VLSM_ADAPTER_BIOMEDCLIPSEG = osp.join(
+    VLSM_ADAPTER,
+    'biomedclipseg-dense-adapter-vl_1xb32_kvasir-polyp-224x224.py')
+VLSM_ADAPTER_TINY = osp.join(
+    VLSM_ADAPTER,
+    'clipseg-tiny-dense-adapter-vlc_1xb16-40it_toy-shapes-128x128.py')
+QUICKSTART = osp.join(REPO, 'configs', 'quickstart',
+                      'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py')
+
+
+def _trainable(model):
+    return {
+        name: p.numel()
+        for name, p in model.named_parameters() if p.requires_grad
+    }
+
+
+@pytest.mark.parametrize('path', VLSM_ADAPTER_CONFIGS, ids=osp.basename)
+def test_vlsm_adapter_configs_load(path):
+    """Adapted models: the host comes from the config (its pretrained
+    weights or `adapt_cfg.host_checkpoint`), never from `load_from`, whose
+    checkpoint would have to hold the whole model; every trainable
+    parameter trains at the configured lr."""
+    cfg = load_config(path)
+    assert cfg.model.adapt_cfg
+    assert cfg.load_from is None
+    assert not cfg.optim_wrapper.get('paramwise_cfg')
+    assert cfg.randomness.seed == 42
+
+
+@pytest.mark.parametrize('dataset', MEDVLSM_DATASETS)
+def test_vlsm_adapter_clipseg_configs(dataset):
+    """VLSM-Adapter's recipe on the data of the CLIPSeg config: random
+    prompt types, batch 32, AdamW with weight decay 1e-3 at the variant's
+    lr, clipping at 0.5, LR x0.3 on a 5-epoch plateau, at most 200 epochs,
+    medvlsm's early stopping."""
+    clipseg = load_config(
+        osp.join(REPO, 'configs', 'clipseg',
+                 f'clipseg-rd64-refined_1xb128_{dataset}-352x352.py'))
+    for variant, (lr, _) in CLIPSEG_PEFT_VARIANTS.items():
+        cfg = load_config(
+            osp.join(VLSM_ADAPTER,
+                     f'clipseg-{variant}_1xb32_{dataset}-352x352.py'))
+        assert cfg.model.pretrained == 'CIDAS/clipseg-rd64-refined'
+        assert cfg.train_dataloader.batch_size == 32
+        optimizer = cfg.optim_wrapper.optimizer
+        assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == \
+            ('AdamW', lr, 1e-3), variant
+        assert cfg.optim_wrapper.clip_grad.max_norm == 0.5
+        assert [(s.type, s.factor, s.patience)
+                for s in cfg.param_scheduler] == \
+            [('ReduceOnPlateauLR', 0.3, 5)]
+        assert cfg.train_cfg.max_epochs == 200
+        assert cfg.custom_hooks == clipseg.custom_hooks
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            assert cfg[loader]['dataset'] == clipseg[loader]['dataset']
+            dataset_cfg = cfg[loader]['dataset']
+            for member in dataset_cfg.get('datasets', [dataset_cfg]):
+                assert member['prompt_type'] == 'random'
+        if dataset in ('cvc300-polyp', 'colondb-polyp', 'etis-polyp'):
+            # Out-of-distribution sets: every image, train and test splits.
+            root = f"data/{dataset.replace('-', '_')}"
+            assert [(m['data_root'], m['ann_file'])
+                    for m in cfg.test_dataloader.dataset.datasets] == \
+                [(root, 'anns/train.json'), (root, 'anns/test.json')]
+
+
+@pytest.mark.parametrize('variant', CLIPSEG_PEFT_VARIANTS)
+def test_clipseg_peft_variant_trainable_parameter_count(variant):
+    """Each variant, built at full size (CLIPSeg rd64-refined's
+    architecture, random weights), trains VLSM-Adapter's number of
+    parameters, and only adapters (or the decoder, for decoder-only)."""
+    from mmengine.config import ConfigDict
+    cfg = load_config(
+        osp.join(VLSM_ADAPTER, '_base_', f'clipseg-{variant}.py'))
+    architecture = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'models',
+                 'clipseg_vit-b16-rd64.py')).model
+    model_cfg = ConfigDict(cfg.model)
+    model_cfg.update(
+        pretrained=None,
+        config=architecture.config,
+        tokenizer=dict(type='openai_bpe'))
+    init_default_scope('mmvlsm')
+    model = MODELS.build(model_cfg)
+    trainable = _trainable(model)
+    count = sum(trainable.values())
+    print(f'{variant}: {count:,} trainable parameters')
+    expected = CLIPSEG_PEFT_VARIANTS[variant][1]
+    if variant == 'lora':
+        lora = cfg.model.adapt_cfg.adapters[0]
+        adapted = [
+            module.base_layer for name, module in model.named_modules()
+            if re.fullmatch(lora.target_modules, name)
+        ]
+        # q and v of 10 vision and 10 text layers
+        assert len(adapted) == 40
+        expected = sum(lora.r * (layer.in_features + layer.out_features)
+                       for layer in adapted)
+        assert all('.lora_' in name for name in trainable)
+    elif variant == 'decoder-only':
+        assert all(name.startswith('decoder.') for name in trainable)
+    else:
+        assert all('.adapter.' in name or name.startswith('adapters.')
+                   for name in trainable)
+    assert count == expected
+
+
+def test_vlsm_adapter_cris_config():
+    """Dense adapters on CRIS: the converted RefCOCO CRIS as the host
+    (through adapt_cfg, not load_from), the medvlsm CRIS config's data,
+    adapters in the 12 text layers and the 3 decoder layers."""
+    cfg = load_config(VLSM_ADAPTER_CRIS)
+    cris = load_config(
+        osp.join(REPO, 'configs', 'cris',
+                 'cris_r50_1xb32_kvasir-polyp-416x416.py'))
+    assert cfg.model.type == 'CRIS'
+    assert cfg.model.clip_pretrained is None
+    assert cfg.model.adapt_cfg.host_checkpoint == \
+        'pretrain/cris_r50_refcoco_mmvlsm.pth'
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4
+    assert cfg.train_dataloader.drop_last is True
+    assert cfg.train_dataloader.batch_size == 32
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader]['dataset'] == cris[loader]['dataset']
+    model_cfg = cfg.model.copy()
+    model_cfg['adapt_cfg'] = dict(cfg.model.adapt_cfg, host_checkpoint=None)
+    init_default_scope('mmvlsm')
+    model = MODELS.build(model_cfg)
+    trainable = _trainable(model)
+    adapters = {name.rsplit('.adapter.', 1)[0] for name in trainable}
+    assert len(adapters) == 12 * 2 + 3 * 3
+    # 33 adapters of 2 * 512 * 64 + 64 + 512 parameters
+    assert sum(trainable.values()) == 33 * 66_112
+
+
+def test_vlsm_adapter_biomedclipseg_config(tmp_path):
+    """Dense adapters on BiomedCLIPSeg, checked on a tiny BiomedCLIP of
+    the same kind (timm ViT/16 with 12 blocks, BERT): adapters after the
+    attention and the MLP of ViT blocks 0-9 and after both output
+    projections of every BERT layer; the decoder, which starts at random,
+    trains too."""
+    from mmvlsm.testing import save_tiny_open_clip
+    cfg = load_config(VLSM_ADAPTER_BIOMEDCLIPSEG)
+    biomedclipseg = load_config(
+        osp.join(REPO, 'configs', 'biomedclipseg',
+                 'biomedclipseg_1xb128_kvasir-polyp-224x224.py'))
+    assert cfg.optim_wrapper.optimizer.lr == 1e-3
+    assert cfg.train_dataloader.batch_size == 32
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader]['dataset'] == biomedclipseg[loader]['dataset']
+    save_tiny_open_clip(str(tmp_path))
+    model_cfg = cfg.model.copy()
+    model_cfg['pretrained'] = f'local-dir:{tmp_path}'
+    init_default_scope('mmvlsm')
+    model = MODELS.build(model_cfg)
+    adapted = {
+        name[:-len('.adapter')]
+        for name, _ in model.named_modules() if name.endswith('.adapter')
+    }
+    text_layers = len(model.text_model.transformer.encoder.layer)
+    assert adapted == {
+        f'vision_model.blocks.{i}.{part}'
+        for i in range(10)
+        for part in ('attn', 'mlp')
+    } | {
+        f'text_model.transformer.encoder.layer.{i}.{part}.dense'
+        for i in range(text_layers)
+        for part in ('attention.output', 'output')
+    }
+    assert all(
+        name.startswith('decoder.') or '.adapter.' in name
+        for name in _trainable(model))
+    assert any(name.startswith('decoder.') for name in _trainable(model))
+
+
+def test_vlsm_adapter_tiny_config(tmp_path):
+    """The tiny config adapts the quickstart model from the checkpoint
+    that training the quickstart config writes (tools/train.py's default
+    work dir), for 40 iterations; checked with a random host."""
+    import torch
+    cfg = load_config(VLSM_ADAPTER_TINY)
+    quickstart = osp.splitext(osp.basename(QUICKSTART))[0]
+    assert cfg.model.adapt_cfg.host_checkpoint == \
+        f'work_dirs/{quickstart}/iter_650.pth'
+    assert cfg.train_cfg.max_iters == 40
+    init_default_scope('mmvlsm')
+    host = MODELS.build(load_config(QUICKSTART).model)
+    host_checkpoint = str(tmp_path / 'iter_650.pth')
+    torch.save(dict(state_dict=host.state_dict()), host_checkpoint)
+    model_cfg = cfg.model.copy()
+    model_cfg['adapt_cfg'] = dict(
+        cfg.model.adapt_cfg, host_checkpoint=host_checkpoint)
+    model = MODELS.build(model_cfg)
+    # The host's weights, frozen.
+    for name, param in host.named_parameters():
+        adapted = model.get_parameter(name)
+        assert torch.equal(adapted, param) and not adapted.requires_grad
+    # 10 adapters 64-16-64 and one 64-32-64
+    assert sum(_trainable(model).values()) == 10 * 2_128 + 4_192

@@ -1,0 +1,7 @@
+# CLIPSeg with only its decoder fine-tuned on BKAI-IGH NeoPolyp with the
+# VLSM-Adapter recipe.
+_base_ = [
+    './_base_/clipseg-decoder-only.py',
+    '../_base_/datasets/bkai_polyp.py',
+]
+train_dataloader = dict(batch_size=32)

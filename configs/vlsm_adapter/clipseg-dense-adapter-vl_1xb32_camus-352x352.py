@@ -1,0 +1,7 @@
+# CLIPSeg adapted with VLSM-Adapter's dense-VL adapters on CAMUS with the
+# VLSM-Adapter recipe.
+_base_ = [
+    './_base_/clipseg-dense-adapter-vl.py',
+    '../_base_/datasets/camus.py',
+]
+train_dataloader = dict(batch_size=32)

@@ -1,0 +1,7 @@
+# CLIPSeg adapted with LoRA on CVC-300 (trained on the endoscopy pool, tested
+# on all its images) with the VLSM-Adapter recipe.
+_base_ = [
+    './_base_/clipseg-lora.py',
+    '../_base_/datasets/cvc300_polyp.py',
+]
+train_dataloader = dict(batch_size=32)

@@ -1,0 +1,7 @@
+# CLIPSeg adapted with VLSM-Adapter's shallow-VL adapters on CVC-ClinicDB with
+# the VLSM-Adapter recipe.
+_base_ = [
+    './_base_/clipseg-shallow-adapter-vl.py',
+    '../_base_/datasets/clinicdb_polyp.py',
+]
+train_dataloader = dict(batch_size=32)

@@ -1,0 +1,7 @@
+# CLIPSeg adapted with VLSM-Adapter's shallow-VL adapters on Kvasir-SEG with
+# the VLSM-Adapter recipe.
+_base_ = [
+    './_base_/clipseg-shallow-adapter-vl.py',
+    '../_base_/datasets/kvasir_polyp.py',
+]
+train_dataloader = dict(batch_size=32)
