@@ -488,13 +488,12 @@ def test_vlsm_adapter_biomedclipseg_config(tmp_path):
 
 def test_vlsm_adapter_tiny_config(tmp_path):
     """The tiny config adapts the quickstart model from the checkpoint
-    that training the quickstart config writes (tools/train.py's default
-    work dir), for 40 iterations; checked with a random host."""
+    `make quickstart` writes, for 40 iterations; checked with a random
+    host."""
     import torch
     cfg = load_config(VLSM_ADAPTER_TINY)
-    quickstart = osp.splitext(osp.basename(QUICKSTART))[0]
     assert cfg.model.adapt_cfg.host_checkpoint == \
-        f'work_dirs/{quickstart}/iter_650.pth'
+        'work_dirs/quickstart/iter_650.pth'
     assert cfg.train_cfg.max_iters == 40
     init_default_scope('mmvlsm')
     host = MODELS.build(load_config(QUICKSTART).model)

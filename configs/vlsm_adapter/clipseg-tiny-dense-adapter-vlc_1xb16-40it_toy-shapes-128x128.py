@@ -5,19 +5,15 @@
 # train for 40 iterations at batch 16 on the toy shapes (25,472 trainable
 # parameters).
 #
-# The host weights are the quickstart's final checkpoint where
-#   python tools/train.py \
-#       configs/quickstart/clipseg-tiny_1xb16-650it_toy-shapes-128x128.py
-# writes it (its default work dir). `make quickstart` writes it to
-# work_dirs/quickstart instead: then add
-#   --cfg-options \
-#       model.adapt_cfg.host_checkpoint=work_dirs/quickstart/iter_650.pth
+# The host weights are the quickstart's final checkpoint, where
+# `make quickstart` writes it (after `python tools/train.py` on the
+# quickstart config, add --cfg-options model.adapt_cfg.host_checkpoint=
+# work_dirs/clipseg-tiny_1xb16-650it_toy-shapes-128x128/iter_650.pth).
 _base_ = ['../quickstart/clipseg-tiny_1xb16-650it_toy-shapes-128x128.py']
 
 model = dict(
     adapt_cfg=dict(
-        host_checkpoint='work_dirs/clipseg-tiny_1xb16-650it_toy-shapes-'
-        '128x128/iter_650.pth',
+        host_checkpoint='work_dirs/quickstart/iter_650.pth',
         adapters=[
             dict(
                 type='ResidualAdapters',
