@@ -11,7 +11,11 @@ A segmentor's ``adapt_cfg`` (see
         # host modules (name prefixes) that still train, e.g. ['decoder']
         trainable=[],
         # adapter configs, see mmvlsm.models.adapters.inserters
-        adapters=[dict(type='ResidualAdapters', modules=..., hidden_dims=64)])
+        adapters=[dict(type='ResidualAdapters', modules=..., hidden_dims=64)],
+        # optional: regular expression of host layers whose activations are
+        # recomputed in the backward pass instead of kept (less memory,
+        # about one more forward pass of those layers)
+        checkpoint=None)
 
 Everything of the host but ``trainable`` is frozen. Checkpoints of an
 adapted model then hold only what trains (adapters and ``trainable``
@@ -19,13 +23,16 @@ modules, with their buffers): the config names the host weights, and
 loading such a checkpoint onto the model built from the config gives the
 trained model back exactly.
 """
+from functools import partial
 from typing import Dict, Iterable, List, Set
 
+import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 from mmvlsm.registry import MODELS
 
-ADAPT_CFG_KEYS = ('host_checkpoint', 'trainable', 'adapters')
+ADAPT_CFG_KEYS = ('host_checkpoint', 'trainable', 'adapters', 'checkpoint')
 
 
 def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
@@ -51,6 +58,8 @@ def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
         MODELS.build(cfg) for cfg in adapt_cfg.get('adapters', []))
     for inserter in inserters:
         inserter.attach(model)
+    if adapt_cfg.get('checkpoint'):
+        checkpoint_activations(model, adapt_cfg['checkpoint'])
     for prefix in adapt_cfg.get('trainable', []):
         try:
             model.get_submodule(prefix).requires_grad_(True)
@@ -59,6 +68,34 @@ def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
                 f'adapt_cfg.trainable names "{prefix}", which '
                 f'{type(model).__name__} does not have.') from error
     return inserters
+
+
+def checkpoint_activations(model: nn.Module, pattern: str) -> None:
+    """Recompute the activations of the modules matching ``pattern`` in the
+    backward pass (``torch.utils.checkpoint``, non-reentrant) instead of
+    keeping them.
+
+    Adapters inside a frozen encoder make autograd keep every layer's
+    activations, most of what full fine-tuning keeps; checkpointing the
+    layers keeps only their inputs. Forward hooks inside a module (its
+    adapters) run again in the recomputation, so their gradients are
+    exact.
+
+    Args:
+        model (nn.Module): The segmentor.
+        pattern (str): Regular expression of full module names, e.g.
+            ``r'(vision|text)_model\.encoder\.layers\.\d+'``.
+    """
+    from .inserters import _matching_modules
+
+    for _, module in _matching_modules(model, pattern):
+        module.forward = partial(_checkpointed, module, module.forward)
+
+
+def _checkpointed(module: nn.Module, forward, *args, **kwargs):
+    if module.training and torch.is_grad_enabled():
+        return checkpoint(forward, *args, use_reentrant=False, **kwargs)
+    return forward(*args, **kwargs)
 
 
 def _load_host(model: nn.Module, path: str) -> None:

@@ -13,6 +13,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmvlsm.models.adapters import Adapter, parameter_table
+from mmvlsm.models.adapters.adapt import _checkpointed
 from mmvlsm.registry import MODELS
 
 REPO = osp.dirname(
@@ -346,3 +347,27 @@ def test_biomedclipseg_adapters_in_timm_blocks_and_bert(tmp_path):
         assert torch.equal(
             adapted.encode_decode(inputs, samples),
             host.encode_decode(inputs, samples))
+
+
+def test_checkpointed_layers_give_the_same_gradients(host_checkpoint):
+    """Recomputing the encoder layers' activations in the backward pass
+    (adapt_cfg.checkpoint) changes no gradient of the adapters inside."""
+    grads = []
+    for pattern in (None, r'(vision|text)_model\.encoder\.layers\.\d+'):
+        torch.manual_seed(0)
+        model = build(
+            host_checkpoint, [DENSE_V, DENSE_L, COND], checkpoint=pattern)
+        model.train()
+        layer = model.vision_model.encoder.layers[0]
+        assert (getattr(layer.forward, 'func', None)
+                is _checkpointed) is bool(pattern)
+        data = model.data_preprocessor(batch(with_gt=True), True)
+        losses = model.loss(data['inputs'], data['data_samples'])
+        sum(losses.values()).backward()
+        grads.append({
+            n: p.grad.clone()
+            for n, p in model.named_parameters() if p.requires_grad
+        })
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, msg=name)
