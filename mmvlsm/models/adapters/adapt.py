@@ -84,7 +84,7 @@ def checkpoint_activations(model: nn.Module, pattern: str) -> None:
     Args:
         model (nn.Module): The segmentor.
         pattern (str): Regular expression of full module names, e.g.
-            ``r'(vision|text)_model\.encoder\.layers\.\d+'``.
+            ``r'(vision|text)_model\\.encoder\\.layers\\.\\d+'``.
     """
     from .inserters import _matching_modules
 
