@@ -116,5 +116,7 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=650, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # `tools/test.py --show-dir DIR` switches it on.
-    visualization=dict(type='VLSMVisualizationHook', draw=False))
+    visualization=dict(type='VLSMVisualizationHook', draw=False),
+    # Trainable vs total parameters per module, logged when training starts.
+    parameter_table=dict(type='ParameterTableHook'))
 log_processor = dict(by_epoch=False)

@@ -33,5 +33,4 @@ param_scheduler = [
 train_cfg = dict(max_iters=40, val_interval=40)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=40),
-    parameter_table=dict(type='ParameterTableHook'))
+    checkpoint=dict(interval=40))

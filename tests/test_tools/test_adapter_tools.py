@@ -32,6 +32,20 @@ def test_tiny_adapted_model_trains_tests_and_resumes(toy_root, tmp_path,
     assert checkpoint.stat(
     ).st_size < 0.3 * untrained_checkpoint.stat().st_size
 
+    # The inference API puts the adapters on the host the config names:
+    # every host weight is the host checkpoint's, every adapter the
+    # trained one.
+    from mmengine.config import Config
+
+    from mmvlsm.apis import init_model
+    cfg = Config.fromfile(TINY_CONFIG)
+    cfg.model.adapt_cfg.host_checkpoint = str(untrained_checkpoint)
+    model = init_model(cfg, str(checkpoint))
+    host = torch.load(untrained_checkpoint, weights_only=False)['state_dict']
+    for name, param in model.named_parameters():
+        expected = state[name] if param.requires_grad else host[name]
+        assert torch.equal(param.detach(), expected), name
+
     run_tool([
         sys.executable, 'tools/test.py', TINY_CONFIG,
         str(checkpoint), '--work-dir',

@@ -507,7 +507,7 @@ def compare_models(configs: List[Tuple[str, Config]], args: argparse.Namespace,
         params = sum(p.numel() for p in model.parameters()) / 1e6
         trainable = sum(p.numel()
                         for p in model.parameters() if p.requires_grad) / 1e6
-        print(f'{name:<{width}}{size:>6}{params:>10.1f}{trainable:>12.1f}'
+        print(f'{name:<{width}}{size:>6}{params:>10.1f}{trainable:>12.3f}'
               f'{train["seconds"] * 1e3:>10.0f}'
               f'{args.batch_size / train["seconds"]:>12.1f}'
               f'{args.batch_size / test["seconds"]:>11.1f}'

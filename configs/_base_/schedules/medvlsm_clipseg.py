@@ -35,6 +35,8 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # `tools/test.py --show-dir DIR` switches it on.
     visualization=dict(type='VLSMVisualizationHook', draw=False),
+    # Trainable vs total parameters per module, logged when training starts.
+    parameter_table=dict(type='ParameterTableHook'),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=True,

@@ -22,6 +22,3 @@ param_scheduler = [
         by_epoch=True)
 ]
 train_cfg = dict(max_epochs=200)
-# Logs what trains (adapters and `adapt_cfg.trainable`) and the host's
-# size, per top-level module, when training starts.
-default_hooks = dict(parameter_table=dict(type='ParameterTableHook'))
