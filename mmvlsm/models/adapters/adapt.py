@@ -40,8 +40,8 @@ def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
 
     Args:
         model (nn.Module): The host segmentor, built and with its weights.
-        adapt_cfg (dict): ``host_checkpoint``, ``trainable`` and
-            ``adapters``, see the module docstring.
+        adapt_cfg (dict): ``host_checkpoint``, ``trainable``,
+            ``adapters`` and ``checkpoint``, see the module docstring.
 
     Returns:
         nn.ModuleList: The built adapter configs, in order; the segmentor
@@ -57,7 +57,12 @@ def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
     inserters = nn.ModuleList(
         MODELS.build(cfg) for cfg in adapt_cfg.get('adapters', []))
     for inserter in inserters:
+        # peft marks everything but its own layers frozen: keep what the
+        # adapters attached before it made trainable.
+        trained = [p for p in model.parameters() if p.requires_grad]
         inserter.attach(model)
+        for param in trained:
+            param.requires_grad_(True)
     if adapt_cfg.get('checkpoint'):
         checkpoint_activations(model, adapt_cfg['checkpoint'])
     for prefix in adapt_cfg.get('trainable', []):

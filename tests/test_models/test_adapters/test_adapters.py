@@ -371,3 +371,11 @@ def test_checkpointed_layers_give_the_same_gradients(host_checkpoint):
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
     for name, grad in grads[0].items():
         torch.testing.assert_close(grads[1][name], grad, msg=name)
+
+
+def test_lora_after_other_adapters_leaves_them_trainable(host_checkpoint):
+    model = build(host_checkpoint, [DENSE_V, LORA])
+    assert all(p.requires_grad for n, p in model.named_parameters()
+               if '.adapter.' in n)
+    assert any('lora_A' in n for n, p in model.named_parameters()
+               if p.requires_grad)
