@@ -1,4 +1,5 @@
-# CLIPSeg fine-tuned on CVC-ColonDB (trained on the endoscopy pool) with the medvlsm recipe.
+# CLIPSeg fine-tuned on the endoscopy pool with the medvlsm recipe and
+# tested on CVC-ColonDB.
 _base_ = [
     '../_base_/models/clipseg_rd64_refined.py',
     '../_base_/datasets/colondb_polyp.py',

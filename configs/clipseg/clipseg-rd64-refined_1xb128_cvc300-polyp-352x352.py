@@ -1,4 +1,5 @@
-# CLIPSeg fine-tuned on CVC-300 (trained on the endoscopy pool) with the medvlsm recipe.
+# CLIPSeg fine-tuned on the endoscopy pool with the medvlsm recipe and
+# tested on CVC-300.
 _base_ = [
     '../_base_/models/clipseg_rd64_refined.py',
     '../_base_/datasets/cvc300_polyp.py',

@@ -135,11 +135,10 @@ def make_record(stem: str, idx: int, mask: np.ndarray, obj: Dict) -> Dict:
         prompts=make_prompts(obj['shape'], obj['color'], obj['location']))
 
 
-def generate_toy_dataset(
-    out_dir: str,
-    num_samples: Dict[str, int],
-    seed: int = 0,
-    size: Tuple[int, int] = (160, 128)) -> Dict:
+def generate_toy_dataset(out_dir: str,
+                         num_samples: Dict[str, int],
+                         seed: int = 0,
+                         size: Tuple[int, int] = (160, 128)) -> Dict:
     """Write images, masks and annotation files under ``out_dir``.
 
     Sample ``i`` of a split only depends on ``seed``, the split and ``i``,
