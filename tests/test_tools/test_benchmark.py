@@ -98,8 +98,10 @@ def test_cris_comparison_prints_both_paths_and_their_ratio():
         line = next(line for line in log.splitlines() if line.startswith(row))
         mm_value, plain_value, ratio = map(float, line[len(row):].split())
         assert mm_value > 0 and plain_value > 0
-        # The printed values are rounded to 0.1.
-        assert ratio == pytest.approx(mm_value / plain_value, rel=0.05)
+        # The values are printed to 0.1 and the ratio to 0.01 (a single
+        # unwarmed step can make it small), hence the absolute slack.
+        assert ratio == pytest.approx(
+            mm_value / plain_value, rel=0.05, abs=0.006)
 
 
 @pytest.fixture(scope='module')
