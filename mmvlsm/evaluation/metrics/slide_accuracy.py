@@ -57,16 +57,9 @@ class SlideAccuracy(BaseMetric):
         prefix (str, optional): Prefix added to the metric names. Defaults
             to None.
 
-    Examples:
-        >>> # Slide 'a': patches [0.9, 0.1] and [0.2, 0.8], both label 0:
-        >>> # the patches score 1/2, the mean [0.55, 0.45] votes 0 (right).
-        >>> metric = SlideAccuracy()
-        >>> metric.compute_metrics([
-        ...     dict(slide_id='a', pred_score=torch.tensor([.9, .1]),
-        ...          gt_label=0),
-        ...     dict(slide_id='a', pred_score=torch.tensor([.2, .8]),
-        ...          gt_label=0)])['slide_accuracy']
-        100.0
+    Example: a slide with patches scored ``[0.9, 0.1]`` and ``[0.2, 0.8]``,
+    both of label 0, has patch accuracy 50% but is classified right, its
+    mean ``[0.55, 0.45]`` voting for class 0.
     """
     default_prefix: Optional[str] = None
 
