@@ -45,7 +45,8 @@ DATASETS = Registry(
     'dataset',
     parent=MMSEG_DATASETS,
     locations=['mmvlsm.datasets', 'mmseg.datasets'])
-DATA_SAMPLERS = Registry('data sampler', parent=MMSEG_DATA_SAMPLERS)
+DATA_SAMPLERS = Registry(
+    'data sampler', parent=MMSEG_DATA_SAMPLERS, locations=['mmvlsm.datasets'])
 TRANSFORMS = Registry(
     'transform',
     parent=MMSEG_TRANSFORMS,

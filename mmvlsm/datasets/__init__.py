@@ -1,9 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .medvlsm import MedVLSMDataset, load_medvlsm_annotations
+from .patch_classification import SlidePatchDataset, parse_patch_annotations
+from .samplers import ClassBalancedInfiniteSampler
 from .transforms import (LoadBinaryMask, LoadCheckedImageFromFile,
                          TextAwareRandomFlip)
 
 __all__ = [
     'MedVLSMDataset', 'load_medvlsm_annotations', 'LoadBinaryMask',
-    'LoadCheckedImageFromFile', 'TextAwareRandomFlip'
+    'LoadCheckedImageFromFile', 'TextAwareRandomFlip', 'SlidePatchDataset',
+    'parse_patch_annotations', 'ClassBalancedInfiniteSampler'
 ]

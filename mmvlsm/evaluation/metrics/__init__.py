@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .dice_iou_metric import DiceIoUMetric, dice_iou
+from .slide_accuracy import SlideAccuracy
 
-__all__ = ['DiceIoUMetric', 'dice_iou']
+__all__ = ['DiceIoUMetric', 'dice_iou', 'SlideAccuracy']

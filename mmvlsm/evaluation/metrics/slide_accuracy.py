@@ -1,0 +1,167 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from prettytable import PrettyTable
+
+from mmvlsm.registry import METRICS
+
+
+def _per_class_accuracy(pred: np.ndarray, target: np.ndarray,
+                        num_classes: int) -> Dict[int, float]:
+    """Accuracy (%) of each class that has samples, keyed by label."""
+    return {
+        c: float((pred[target == c] == c).mean()) * 100
+        for c in range(num_classes) if (target == c).any()
+    }
+
+
+@METRICS.register_module()
+class SlideAccuracy(BaseMetric):
+    """Patch accuracy and slide accuracy by soft voting, in percent.
+
+    Each data sample is one patch of a slide (whole-slide image, "bag").
+    A slide's prediction is the argmax of the mean of its patches'
+    probabilities (``pred_score``, softmax outputs); its label is that of
+    its patches, which must all agree. Returned keys (percent, not
+    rounded; ``<i>`` is the label):
+
+    - ``accuracy``: patch-level top-1 accuracy;
+    - ``accuracy_<i>`` / ``mean_accuracy``: per-class patch accuracy and
+      the mean over classes;
+    - ``slide_accuracy``: slide-level accuracy;
+    - ``slide_accuracy_<i>`` / ``mean_slide_accuracy``: per-class slide
+      accuracy and the mean over classes.
+
+    These are CITE's ``accuracy``, ``class_accuracy`` / ``mean_accuracy``,
+    ``bag_accuracy`` and ``bag_class_accuracy`` / ``mean_bag_accuracy``.
+    Per-class keys, and the means, cover only the classes that have
+    samples (patches, resp. slides).
+
+    ``process`` only stores ``(slide_id, pred_score, gt_label)`` of every
+    patch; the slides are formed in ``compute_metrics``, which mmengine
+    runs on the results gathered from all ranks, so a slide whose patches
+    were evaluated on different ranks is scored correctly.
+
+    Data samples need ``pred_score``, ``gt_label`` and the metainfo key
+    ``slide_id`` (see :class:`mmvlsm.datasets.SlidePatchDataset`: pack it
+    with ``dict(type='mmpretrain.PackInputs', meta_keys=(..., 'slide_id'))``).
+
+    Args:
+        collect_device (str): Device used to collect results from the
+            ranks, ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
+        prefix (str, optional): Prefix added to the metric names. Defaults
+            to None.
+
+    Example: a slide with patches scored ``[0.9, 0.1]`` and ``[0.2, 0.8]``,
+    both of label 0, has patch accuracy 50% but is classified right, its
+    mean ``[0.55, 0.45]`` voting for class 0.
+    """
+    default_prefix: Optional[str] = None
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Store the slide id, probabilities and label of every patch.
+
+        Args:
+            data_batch (dict): A batch from the dataloader (unused).
+            data_samples (Sequence[dict]): Model outputs as dicts with
+                ``pred_score`` (shape (num_classes, )), ``gt_label`` and
+                ``slide_id``.
+
+        Raises:
+            KeyError: If a sample lacks ``slide_id`` or ``pred_score``.
+        """
+        for data_sample in data_samples:
+            for key in ('slide_id', 'pred_score', 'gt_label'):
+                if key not in data_sample:
+                    hint = (" (keep it in PackInputs' meta_keys)"
+                            if key == 'slide_id' else '')
+                    raise KeyError(f'SlideAccuracy needs {key!r} in every '
+                                   f'data sample{hint}; got keys '
+                                   f'{sorted(data_sample)}')
+            label = torch.as_tensor(data_sample['gt_label']).reshape(-1)
+            if label.numel() != 1:
+                raise ValueError('SlideAccuracy needs one gt_label per '
+                                 f'sample, got {label.tolist()}')
+            self.results.append(
+                dict(
+                    slide_id=data_sample['slide_id'],
+                    pred_score=torch.as_tensor(
+                        data_sample['pred_score']).detach().cpu().float(),
+                    gt_label=int(label.item())))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Compute the metrics from the patches of all ranks.
+
+        Args:
+            results (list[dict]): The records stored by ``process``.
+
+        Returns:
+            dict[str, float]: The keys listed in the class docstring.
+
+        Raises:
+            ValueError: If there are no results, the score lengths differ,
+                a label is outside them, or a slide has mixed labels.
+        """
+        if not results:
+            raise ValueError('SlideAccuracy got no results')
+        scores = np.stack([
+            np.asarray(r['pred_score'], dtype=np.float64).reshape(-1)
+            for r in results
+        ])
+        target = np.array([r['gt_label'] for r in results], dtype=np.int64)
+        num_classes = scores.shape[1]
+        if target.min() < 0 or target.max() >= num_classes:
+            raise ValueError(f'gt_label {int(target.max())} is outside the '
+                             f'{num_classes} scores of pred_score')
+
+        slide_rows: Dict[str, List[int]] = OrderedDict()
+        for i, r in enumerate(results):
+            slide_rows.setdefault(r['slide_id'], []).append(i)
+        slide_scores = np.empty((len(slide_rows), num_classes))
+        slide_target = np.empty(len(slide_rows), dtype=np.int64)
+        for j, (slide_id, rows) in enumerate(slide_rows.items()):
+            labels = sorted(set(target[rows].tolist()))
+            if len(labels) > 1:
+                raise ValueError(
+                    f'Slide {slide_id!r} has patches with labels {labels}; '
+                    'slide accuracy needs one label per slide')
+            slide_scores[j] = scores[rows].mean(axis=0)
+            slide_target[j] = labels[0]
+
+        metrics: Dict[str, float] = OrderedDict()
+        rows_table = []
+        for level, key, score, tgt in (('patch', 'accuracy', scores, target),
+                                       ('slide', 'slide_accuracy',
+                                        slide_scores, slide_target)):
+            pred = score.argmax(axis=1)
+            per_class = _per_class_accuracy(pred, tgt, num_classes)
+            metrics[key] = float((pred == tgt).mean()) * 100
+            metrics.update(
+                (f'{key}_{c}', value) for c, value in per_class.items())
+            metrics[f'mean_{key}'] = float(np.mean(list(per_class.values())))
+            rows_table.append((level, len(tgt), metrics[key],
+                               metrics[f'mean_{key}'], per_class))
+        self._log_table(rows_table, num_classes)
+        return metrics
+
+    def _log_table(self, rows: list, num_classes: int) -> None:
+        classes = (self.dataset_meta or {}).get('classes')
+        if not classes or len(classes) != num_classes:
+            classes = [str(c) for c in range(num_classes)]
+        table = PrettyTable(
+            field_names=['level', 'count', 'accuracy', 'mean'] +
+            [f'{c}: {name}' for c, name in enumerate(classes)])
+        for level, count, acc, mean, per_class in rows:
+            table.add_row([level, count, f'{acc:.2f}', f'{mean:.2f}'] + [
+                f'{per_class[c]:.2f}' if c in per_class else '-'
+                for c in range(num_classes)
+            ])
+        print_log(
+            'patch accuracy and slide accuracy (soft voting), %:\n' +
+            table.get_string(),
+            logger='current')

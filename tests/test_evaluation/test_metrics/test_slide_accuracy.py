@@ -1,0 +1,136 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from unittest.mock import patch
+
+import pytest
+import torch
+from mmengine.evaluator import Evaluator
+from mmpretrain.structures import DataSample
+
+from mmvlsm.evaluation import SlideAccuracy
+from mmvlsm.registry import METRICS
+
+PRINT_LOG = 'mmvlsm.evaluation.metrics.slide_accuracy.print_log'
+
+# (slide_id, label, pred_score); the patch prediction is the argmax.
+PATCHES = [
+    ('a', 0, [.7, .2, .1]),  # right
+    ('a', 0, [.1, .6, .3]),  # wrong (1): slide a's patches vote differently
+    ('a', 0, [.5, .1, .4]),  # right; a's mean [.433, .3, .267] -> 0, right
+    ('b', 1, [.4, .5, .1]),  # right
+    ('b', 1, [.6, .05, .35]),  # wrong (0); b's mean [.5, .275, .225] -> 0
+    ('c', 2, [.1, .1, .8]),  # right; c -> 2, right
+    ('d', 0, [.2, .3, .5]),  # wrong (2); d -> 2, wrong
+    ('e', 1, [0., .51, .49]),  # right
+    ('e', 1, [0., .51, .49]),  # right
+    ('e', 1, [.9, 0., .1]),  # wrong (0); e's mean [.3, .34, .36] -> 2, wrong
+    # although the majority of e's patches is right (soft, not hard, voting)
+]
+# Patches: 6/10 right; class 0: 2/4, class 1: 3/5, class 2: 1/1.
+# Slides: a, c right of a-e; class 0: a right, d wrong; class 1: b, e
+# wrong; class 2: c right.
+EXPECTED = dict(
+    accuracy=60.0,
+    accuracy_0=50.0,
+    accuracy_1=60.0,
+    accuracy_2=100.0,
+    mean_accuracy=70.0,
+    slide_accuracy=40.0,
+    slide_accuracy_0=50.0,
+    slide_accuracy_1=0.0,
+    slide_accuracy_2=100.0,
+    mean_slide_accuracy=50.0)
+
+
+def make_samples(patches):
+    samples = []
+    for slide_id, label, score in patches:
+        sample = DataSample(metainfo=dict(slide_id=slide_id))
+        sample.set_gt_label(label).set_pred_score(torch.tensor(score))
+        samples.append(sample.to_dict())
+    return samples
+
+
+def run_metric(patches, batch_size=3, metric=None):
+    metric = metric or SlideAccuracy()
+    samples = make_samples(patches)
+    for start in range(0, len(samples), batch_size):
+        metric.process({}, samples[start:start + batch_size])
+    return metric
+
+
+def assert_expected(metrics):
+    assert list(metrics) == list(EXPECTED)
+    for key, value in EXPECTED.items():
+        assert metrics[key] == pytest.approx(value), key
+
+
+def test_hand_computed():
+    metric = run_metric(PATCHES)
+    with patch(PRINT_LOG) as log:
+        metrics = metric.compute_metrics(metric.results)
+    assert_expected(metrics)
+    table = log.call_args[0][0]
+    assert 'soft voting' in table
+    assert '| slide |   5   |  40.00   | 50.00 |' in table
+
+
+def test_evaluator_with_class_names():
+    evaluator = Evaluator(METRICS.build(dict(type='SlideAccuracy')))
+    evaluator.dataset_meta = dict(classes=('well', 'moderate', 'poor'))
+    samples = []
+    for slide_id, label, score in PATCHES:
+        sample = DataSample(metainfo=dict(slide_id=slide_id))
+        samples.append(
+            sample.set_gt_label(label).set_pred_score(torch.tensor(score)))
+    with patch(PRINT_LOG) as log:
+        evaluator.process(samples[:4])
+        evaluator.process(samples[4:])
+        metrics = evaluator.evaluate(len(samples))
+    assert_expected(metrics)
+    assert '2: poor' in log.call_args[0][0]
+
+
+def test_slides_split_across_ranks():
+    # Rank 0 gets the even patches, rank 1 the odd ones (as mmengine's
+    # DefaultSampler deals them), so slides a, b and e are split. mmengine
+    # gathers both ranks' results and computes once on their union.
+    rank0 = run_metric(PATCHES[0::2], batch_size=2)
+    rank1 = run_metric(PATCHES[1::2], batch_size=2)
+    with patch(PRINT_LOG):
+        gathered = rank0.compute_metrics(rank0.results + rank1.results)
+        single = run_metric(PATCHES).compute_metrics(
+            run_metric(PATCHES).results)
+    assert gathered == pytest.approx(single)
+    assert_expected(gathered)
+    # Scoring each rank on its own would be wrong: slide a has only its
+    # wrong patch on rank 1.
+    with patch(PRINT_LOG):
+        alone = rank1.compute_metrics(rank1.results)
+    assert alone['slide_accuracy_0'] == 0.0
+
+
+def test_missing_classes_are_left_out():
+    metric = run_metric([('x', 0, [.8, .2, 0.]), ('y', 2, [.1, .1, .8])])
+    with patch(PRINT_LOG) as log:
+        metrics = metric.compute_metrics(metric.results)
+    assert 'accuracy_1' not in metrics and 'slide_accuracy_1' not in metrics
+    assert metrics['mean_accuracy'] == 100.0
+    assert '| patch |   2   |  100.00  | 100.00 | 100.00 |  -   |' in (
+        log.call_args[0][0])
+
+
+def test_errors():
+    metric = run_metric([('a', 0, [.9, .1]), ('a', 1, [.2, .8])])
+    with pytest.raises(ValueError, match=r"Slide 'a' .*labels \[0, 1\]"):
+        metric.compute_metrics(metric.results)
+    metric = run_metric([('a', 2, [.9, .1])])
+    with pytest.raises(ValueError, match='gt_label 2 is outside'):
+        metric.compute_metrics(metric.results)
+    with pytest.raises(ValueError, match='no results'):
+        SlideAccuracy().compute_metrics([])
+    sample = DataSample().set_gt_label(0).set_pred_score(torch.ones(2) / 2)
+    with pytest.raises(KeyError, match="'slide_id'.*meta_keys"):
+        SlideAccuracy().process({}, [sample.to_dict()])
+    sample = DataSample(metainfo=dict(slide_id='a')).set_gt_label(0)
+    with pytest.raises(KeyError, match="'pred_score'"):
+        SlideAccuracy().process({}, [sample.to_dict()])
