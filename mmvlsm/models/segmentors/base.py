@@ -74,8 +74,9 @@ class TextPromptedSegmentor(BaseSegmentor):
     - :meth:`encode_text`: text features from the tokens;
     - :meth:`decode`: logits of shape (B, 1, h, w) from both.
 
-    A model that mixes text into the image encoder overrides
-    :meth:`encode_decode` instead.
+    :meth:`segment` runs the three, with the adapters of ``adapt_cfg`` (if
+    any) between the encoders and the decoder; a model that mixes text
+    into the image encoder overrides it instead.
 
     In training, when logits and ``gt_sem_seg`` differ in size, the logits
     are resized (bilinear) to the masks, or with
