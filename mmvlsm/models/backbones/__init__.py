@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .cris_resnet import CRISResNet, SpatialAttentionPool2d
+from .prompted_vit import PromptedViT
 
-__all__ = ['CRISResNet', 'SpatialAttentionPool2d']
+__all__ = ['CRISResNet', 'SpatialAttentionPool2d', 'PromptedViT']

@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .cris_fpn import CRISFPN
+from .projection_neck import ProjectionNeck
 
-__all__ = ['CRISFPN']
+__all__ = ['CRISFPN', 'ProjectionNeck']
