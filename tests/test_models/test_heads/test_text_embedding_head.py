@@ -1,0 +1,137 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+from transformers import BertConfig, BertModel, BertTokenizer
+
+from mmvlsm.models.heads import TextEmbeddingHead
+from mmvlsm.registry import MODELS
+
+TEXTS = ['well differentiated', 'moderately differentiated', 'poorly']
+WORDS = ['well', 'moderately', 'poorly', 'differentiated', 'a', 'image', 'of']
+
+
+def save_tiny_bert(directory, pooler=True):
+    """A random 2-layer BERT (hidden 16) saved with ``save_pretrained``."""
+    vocab = directory / 'vocab.txt'
+    vocab.write_text('\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] +
+                               WORDS) + '\n')
+    BertTokenizer(str(vocab)).save_pretrained(str(directory))
+    config = BertConfig(
+        vocab_size=5 + len(WORDS),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32)
+    torch.manual_seed(0)
+    BertModel(config, add_pooling_layer=pooler).save_pretrained(str(directory))
+    return str(directory)
+
+
+@pytest.fixture(scope='module')
+def tiny_bert(tmp_path_factory):
+    return save_tiny_bert(tmp_path_factory.mktemp('bert'))
+
+
+def direct_embeddings(directory, texts, key):
+    tokenizer = BertTokenizer.from_pretrained(directory)
+    model = BertModel.from_pretrained(directory).eval()
+    rows = []
+    with torch.no_grad():
+        for text in texts:
+            output = model(**tokenizer(text, return_tensors='pt'))
+            rows.append(output.pooler_output[0] if key ==
+                        'pooler_output' else output.last_hidden_state[0, 0])
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize('key', ['pooler_output', 'last_hidden_state'])
+def test_embeddings_match_transformers(tiny_bert, key):
+    head = MODELS.build(
+        dict(
+            type='TextEmbeddingHead',
+            texts=TEXTS,
+            text_encoder=dict(model=tiny_bert, key=key)))
+    assert head.num_classes == 3
+    assert head.text_embeddings.dtype == torch.float32
+    torch.testing.assert_close(head.text_embeddings,
+                               direct_embeddings(tiny_bert, TEXTS, key))
+
+
+def test_template(tiny_bert):
+    head = TextEmbeddingHead(
+        texts=TEXTS,
+        template='a image of {}',
+        text_encoder=dict(model=tiny_bert))
+    expected = direct_embeddings(tiny_bert, ['a image of ' + t for t in TEXTS],
+                                 'pooler_output')
+    torch.testing.assert_close(head.text_embeddings, expected)
+
+
+def test_missing_pooler_is_an_error(tmp_path):
+    directory = save_tiny_bert(tmp_path, pooler=False)
+    with pytest.raises(ValueError, match='no trained pooler'):
+        TextEmbeddingHead(texts=TEXTS, text_encoder=dict(model=directory))
+    head = TextEmbeddingHead(
+        texts=TEXTS,
+        text_encoder=dict(model=directory, key='last_hidden_state'))
+    assert head.text_embeddings.shape == (3, 16)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match='not a local directory'):
+        TextEmbeddingHead(
+            texts=TEXTS, text_encoder=dict(model=str(tmp_path / 'nothing')))
+
+
+def test_cached_file_logits_and_state_dict(tmp_path):
+    embeddings = torch.randn(3, 8)
+    path = tmp_path / 'texts.pth'
+    torch.save(embeddings, path)
+    head = TextEmbeddingHead(text_embeddings_file=str(path), in_channels=8)
+    torch.testing.assert_close(head.text_embeddings, embeddings)
+    # Non-persistent: neither the embeddings nor the fixed temperature.
+    assert dict(head.state_dict()) == {}
+    assert not list(head.parameters())
+
+    feats = torch.randn(4, 8)
+    logits = head((torch.randn(4, 8), feats))
+    cosine = F.cosine_similarity(feats[:, None], embeddings[None], dim=-1)
+    # CITE's temperature 4.6052 gives a logit scale of 100 (CLIP's).
+    scale = torch.tensor(4.6052).exp()
+    assert abs(scale - 100) < 0.01
+    torch.testing.assert_close(logits, scale * cosine)
+
+    labels = torch.tensor([0, 2, 1, 2])
+    samples = [DataSample().set_gt_label(int(i)) for i in labels]
+    losses = head.loss((feats, ), samples)
+    torch.testing.assert_close(losses['loss'], F.cross_entropy(logits, labels))
+
+
+def test_learnable_temperature(tmp_path):
+    path = tmp_path / 'texts.pth'
+    torch.save(torch.randn(3, 8), path)
+    head = TextEmbeddingHead(
+        text_embeddings_file=str(path),
+        temperature=2.,
+        learnable_temperature=True)
+    assert list(head.state_dict()) == ['temperature']
+    head((torch.randn(2, 8), ))[0].sum().backward()
+    assert head.temperature.grad is not None
+
+
+def test_width_mismatch(tmp_path):
+    path = tmp_path / 'texts.pth'
+    torch.save(torch.randn(3, 8), path)
+    with pytest.raises(ValueError, match="neck's out_channels"):
+        TextEmbeddingHead(text_embeddings_file=str(path), in_channels=16)
+    head = TextEmbeddingHead(text_embeddings_file=str(path))
+    with pytest.raises(ValueError, match='16 channels'):
+        head((torch.randn(2, 16), ))
+    with pytest.raises(ValueError, match='3 texts but 2'):
+        torch.save(torch.randn(2, 8), path)
+        TextEmbeddingHead(texts=TEXTS, text_embeddings_file=str(path))
+    with pytest.raises(ValueError, match='exactly one'):
+        TextEmbeddingHead(texts=TEXTS)
