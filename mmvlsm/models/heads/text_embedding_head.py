@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.registry import DefaultScope
 from mmpretrain.models.heads import ClsHead
 from torch import Tensor
 
@@ -95,7 +96,10 @@ class TextEmbeddingHead(ClsHead):
                  temperature: float = 4.6052,
                  learnable_temperature: bool = False,
                  **kwargs):
-        super().__init__(**kwargs)
+        # ClsHead builds its loss by name: resolve it in mmpretrain's scope,
+        # not mmvlsm's, whose parent mmseg has another 'CrossEntropyLoss'.
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            super().__init__(**kwargs)
         if (text_encoder is None) == (text_embeddings_file is None):
             raise ValueError('Give exactly one of text_encoder and '
                              'text_embeddings_file.')

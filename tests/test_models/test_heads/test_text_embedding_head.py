@@ -2,6 +2,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.registry import DefaultScope
+from mmpretrain.models.losses import CrossEntropyLoss
 from mmpretrain.structures import DataSample
 from transformers import BertConfig, BertModel, BertTokenizer
 
@@ -135,3 +137,45 @@ def test_width_mismatch(tmp_path):
         TextEmbeddingHead(texts=TEXTS, text_embeddings_file=str(path))
     with pytest.raises(ValueError, match='exactly one'):
         TextEmbeddingHead(texts=TEXTS)
+
+
+def test_cite_classifier_under_mmvlsm_scope(tmp_path):
+    # Backbone, neck and head in mmpretrain's ImageClassifier, built as a
+    # config with default_scope='mmvlsm' would build them.
+    path = tmp_path / 'texts.pth'
+    torch.save(torch.randn(3, 24), path)
+    cfg = dict(
+        type='mmpretrain.ImageClassifier',
+        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'),
+        backbone=dict(
+            type='PromptedViT',
+            arch=dict(
+                embed_dims=32,
+                num_layers=2,
+                num_heads=2,
+                feedforward_channels=64),
+            img_size=32,
+            patch_size=8,
+            pre_norm=True,
+            layer_cfgs=dict(act_cfg=dict(type='QuickGELU')),
+            prompt_init='token',
+            proj=True,
+            proj_channels=16),
+        neck=dict(type='ProjectionNeck', in_channels=16, out_channels=24),
+        head=dict(type='TextEmbeddingHead', text_embeddings_file=str(path)))
+    with DefaultScope.overwrite_default_scope('mmvlsm'):
+        model = MODELS.build(cfg)
+    # mmpretrain's loss, not mmseg's CrossEntropyLoss of the same name.
+    assert isinstance(model.head.loss_module, CrossEntropyLoss)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable == ['backbone.prompt', 'neck.fc.weight', 'neck.fc.bias']
+    model.train()
+    images = torch.randn(2, 3, 32, 32)
+    samples = [DataSample().set_gt_label(0), DataSample().set_gt_label(2)]
+    losses = model(images, samples, mode='loss')
+    losses['loss'].backward()
+    assert model.backbone.prompt.grad is not None
+    assert model.backbone.prompt_initialized
+    model.eval()
+    scores = model(images, mode='predict')[0].pred_score
+    torch.testing.assert_close(scores.sum(), torch.tensor(1.))
