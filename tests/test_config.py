@@ -509,3 +509,31 @@ def test_vlsm_adapter_tiny_config(tmp_path):
         assert torch.equal(adapted, param) and not adapted.requires_grad
     # 10 adapters 64-16-64 and one 64-32-64
     assert sum(_trainable(model).values()) == 10 * 2_128 + 4_192
+
+
+def test_cite_schedule_follows_mmcv_cosine_with_constant_warmup():
+    """lr_t = 0.5 * 0.03 * (1 + cos(pi * t / 1000)), times 0.005 while
+    t < 20: CITE's mmcv schedule, iteration by iteration."""
+    import math
+
+    import torch
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'schedules', 'cite_sgd_i1000.py'))
+    model = torch.nn.Linear(1, 1)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    schedulers = [
+        PARAM_SCHEDULERS.build(dict(s, optimizer=optim_wrapper))
+        for s in cfg.param_scheduler
+    ]
+    for t in range(cfg.train_cfg.max_iters):
+        expected = 0.5 * 0.03 * (1 + math.cos(math.pi * t / 1000))
+        if t < 20:
+            expected *= 0.005
+        assert optim_wrapper.get_lr()['lr'][0] == pytest.approx(
+            expected, rel=1e-9, abs=1e-15), t
+        optim_wrapper.step()
+        for scheduler in schedulers:
+            scheduler.step()
