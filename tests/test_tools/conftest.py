@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import json
 import os
 import os.path as osp
 import socket
@@ -8,9 +9,8 @@ import sys
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-QUICKSTART_CONFIG = osp.join(
-    REPO, 'configs', 'quickstart',
-    'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py')
+QUICKSTART_CONFIG = osp.join(REPO, 'configs', 'quickstart',
+                             'clipseg-tiny_1xb16-650it_toy-shapes-128x128.py')
 
 
 def run_tool(args, timeout=600, cwd=REPO, env=None, expect_fail=False):
@@ -86,3 +86,22 @@ def tiny_run_options(data_root, max_iters=4, interval=2):
             f'{loader}_dataloader.persistent_workers=False'
         ]
     return ['--cfg-options'] + options
+
+
+def train_config(config, work_dir, options, extra=()):
+    """Run tools/train.py on ``config``; return its output."""
+    return run_tool([
+        sys.executable, 'tools/train.py', config, '--work-dir',
+        str(work_dir), *extra
+    ] + options)
+
+
+def evaluate_checkpoint(config, checkpoint, work_dir, options, out=None):
+    """Run tools/test.py; return the metrics it wrote."""
+    extra = ['--out', str(out)] if out is not None else []
+    run_tool([
+        sys.executable, 'tools/test.py', config,
+        str(checkpoint), '--work-dir',
+        str(work_dir), *extra
+    ] + options)
+    return json.loads((work_dir / 'test_metrics.json').read_text())

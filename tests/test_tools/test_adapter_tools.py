@@ -1,11 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """A tiny adapted CLIPSeg through the real tools: train, test, resume."""
-import json
-import sys
-
 import torch
 
-from .conftest import REPO, run_tool, tiny_run_options
+from .conftest import (REPO, evaluate_checkpoint, tiny_run_options,
+                       train_config)
 
 TINY_CONFIG = (f'{REPO}/configs/vlsm_adapter/'
                'clipseg-tiny-dense-adapter-vlc_1xb16-40it_toy-shapes-'
@@ -20,10 +18,7 @@ def test_tiny_adapted_model_trains_tests_and_resumes(toy_root, tmp_path,
             f'model.adapt_cfg.host_checkpoint={untrained_checkpoint}'
         ]
     work_dir = tmp_path / 'work'
-    log = run_tool([
-        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
-        str(work_dir)
-    ] + options)
+    log = train_config(TINY_CONFIG, work_dir, options)
     assert 'Trainable parameters' in log and 'Iter(train) [2/2]' in log
     checkpoint = work_dir / 'iter_2.pth'
     state = torch.load(checkpoint, weights_only=False)['state_dict']
@@ -46,20 +41,14 @@ def test_tiny_adapted_model_trains_tests_and_resumes(toy_root, tmp_path,
         expected = state[name] if param.requires_grad else host[name]
         assert torch.equal(param.detach(), expected), name
 
-    run_tool([
-        sys.executable, 'tools/test.py', TINY_CONFIG,
-        str(checkpoint), '--work-dir',
-        str(tmp_path / 'test')
-    ] + options)
-    metrics = json.loads((tmp_path / 'test' / 'test_metrics.json').read_text())
+    metrics = evaluate_checkpoint(TINY_CONFIG, checkpoint, tmp_path / 'test',
+                                  options)
     assert 0.0 <= metrics['mDice'] <= 100.0
 
     resume_options = [
         option.replace('train_cfg.max_iters=2', 'train_cfg.max_iters=4')
         for option in options
     ]
-    log = run_tool([
-        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
-        str(work_dir), '--resume'
-    ] + resume_options)
+    log = train_config(
+        TINY_CONFIG, work_dir, resume_options, extra=['--resume'])
     assert 'resumed' in log.lower() and 'Iter(train) [4/4]' in log

@@ -1,9 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """The tiny BiomedCLIPSeg config through the real tools."""
-import json
 import sys
 
-from .conftest import REPO, run_tool, tiny_run_options
+from .conftest import (REPO, evaluate_checkpoint, run_tool, tiny_run_options,
+                       train_config)
 
 TINY_CONFIG = (f'{REPO}/configs/biomedclipseg/'
                'biomedclipseg-tiny_1xb16-40it_toy-shapes-224x224.py')
@@ -19,17 +19,13 @@ def test_tiny_biomedclipseg_trains_and_tests(toy_root, tmp_path):
         toy_root, max_iters=2,
         interval=2) + [f'model.pretrained=local-dir:{weights}']
     work_dir = tmp_path / 'work'
-    log = run_tool([
-        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
-        str(work_dir)
-    ] + options)
+    log = train_config(TINY_CONFIG, work_dir, options)
     assert 'Iter(train) [2/2]' in log and 'mDice' in log
-    run_tool([
-        sys.executable, 'tools/test.py', TINY_CONFIG,
-        str(work_dir / 'iter_2.pth'), '--work-dir',
-        str(tmp_path / 'test'), '--out',
-        str(tmp_path / 'masks')
-    ] + options)
-    metrics = json.loads((tmp_path / 'test' / 'test_metrics.json').read_text())
+    metrics = evaluate_checkpoint(
+        TINY_CONFIG,
+        work_dir / 'iter_2.pth',
+        tmp_path / 'test',
+        options,
+        out=tmp_path / 'masks')
     assert 0.0 <= metrics['mDice'] <= 100.0
     assert len(list((tmp_path / 'masks').glob('*.png'))) == 8

@@ -1,7 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """The tiny CRIS config through the real tools, and the checkpoint
 converter."""
-import json
 import os
 import os.path as osp
 import sys
@@ -12,7 +11,8 @@ from mmengine.registry import init_default_scope
 
 from mmvlsm.models.utils import mmvlsm_to_cris
 from mmvlsm.registry import MODELS
-from .conftest import REPO, free_port, run_tool, tiny_run_options
+from .conftest import (REPO, evaluate_checkpoint, free_port, run_tool,
+                       tiny_run_options, train_config)
 
 TINY_CONFIG = f'{REPO}/configs/cris/cris-tiny_1xb16-40it_toy-shapes-128x128.py'
 CONVERTER = 'tools/model_converters/cris2mmvlsm.py'
@@ -21,19 +21,15 @@ CONVERTER = 'tools/model_converters/cris2mmvlsm.py'
 def test_tiny_cris_trains_and_tests(toy_root, tmp_path):
     options = tiny_run_options(toy_root, max_iters=2, interval=2)
     work_dir = tmp_path / 'work'
-    log = run_tool([
-        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
-        str(work_dir)
-    ] + options)
+    log = train_config(TINY_CONFIG, work_dir, options)
     assert 'Iter(train) [2/2]' in log and 'loss_bce' in log
     assert 'mDice' in log
-    run_tool([
-        sys.executable, 'tools/test.py', TINY_CONFIG,
-        str(work_dir / 'iter_2.pth'), '--work-dir',
-        str(tmp_path / 'test'), '--out',
-        str(tmp_path / 'masks')
-    ] + options)
-    metrics = json.loads((tmp_path / 'test' / 'test_metrics.json').read_text())
+    metrics = evaluate_checkpoint(
+        TINY_CONFIG,
+        work_dir / 'iter_2.pth',
+        tmp_path / 'test',
+        options,
+        out=tmp_path / 'masks')
     assert 0.0 <= metrics['mDice'] <= 100.0
     # One mask per test image, at the original (non-square) image size.
     masks = sorted((tmp_path / 'masks').glob('*.png'))

@@ -288,7 +288,8 @@ class TextLayerAdapters(FeatureAdapters):
         else:
             index = torch.zeros_like(attention_mask[:, 0])
         for adapter, hidden in zip(self.text, self._captured):
-            token = hidden[torch.arange(hidden.shape[0]), index]
+            token = hidden[torch.arange(hidden.shape[0], device=hidden.device),
+                           index]
             text_feats = text_feats + (
                 adapter(token)
                 if self.add == 'output' else adapter.delta(token))
