@@ -5,7 +5,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 from mmengine import fileio
 from mmpretrain.datasets import BaseDataset
 
-from mmvlsm.registry import DATASETS
+from mmvlsm.registry.classification import DATASETS
 
 
 def parse_patch_annotations(

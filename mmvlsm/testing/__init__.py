@@ -1,5 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .tiny_open_clip import save_tiny_open_clip
-from .tiny_openai_clip import save_tiny_openai_clip
+from .tiny_openai_clip import save_tiny_openai_clip, save_tiny_openai_clip_vit
 
-__all__ = ['save_tiny_open_clip', 'save_tiny_openai_clip']
+__all__ = [
+    'save_tiny_open_clip', 'save_tiny_openai_clip', 'save_tiny_openai_clip_vit'
+]

@@ -124,8 +124,12 @@ def _dotted_keys(node: Any, prefix: str = '') -> Iterator[str]:
         yield from _dotted_keys(child, path + '.')
 
 
-def _builder_arguments(node: dict, path: str) -> Optional[List[str]]:
+def _builder_arguments(node: dict, path: str,
+                       scope: str) -> Optional[List[str]]:
     """Arguments of what the config dict ``node`` at ``path`` builds.
+
+    ``type`` names are looked up in the registries of ``scope``, the
+    config's ``default_scope``.
 
     Returns:
         list[str] | None: The names, or None if it takes any keyword
@@ -138,10 +142,10 @@ def _builder_arguments(node: dict, path: str) -> Optional[List[str]]:
     else:
         builder = node.get('type')
         if isinstance(builder, str):
-            with DefaultScope.overwrite_default_scope('mmvlsm'):
+            nodes = vars(registries.task_registries(scope)).values()
+            with DefaultScope.overwrite_default_scope(scope):
                 found = (
-                    registry.get(builder)
-                    for registry in vars(registries).values()
+                    registry.get(builder) for registry in nodes
                     if isinstance(registry, Registry))
                 builder = next((obj for obj in found if obj is not None), None)
     if not callable(builder):
@@ -151,6 +155,35 @@ def _builder_arguments(node: dict, path: str) -> Optional[List[str]]:
         return None
     names = [p.name for p in parameters]
     return names + list(RUNNER_CONFIG_KEYS) if builder is Runner else names
+
+
+def config_scope(cfg: Config) -> str:
+    """The registry scope of a config, which names its task.
+
+    Args:
+        cfg (Config): A config.
+
+    Returns:
+        str: ``'mmvlsm'`` (segmentation) or ``'mmvlsm_cls'``
+        (classification), see :mod:`mmvlsm.registry`.
+
+    Raises:
+        ValueError: If the config sets another ``default_scope`` or none.
+    """
+    scope = cfg.get('default_scope')
+    if scope not in registries.TASKS:
+        raise ValueError(
+            f'{cfg.filename or "the config"} has default_scope={scope!r}; '
+            f'mmvlsm configs set one of {list(registries.TASKS)} '
+            '(segmentation or classification), usually through their '
+            'default_runtime _base_.')
+    return scope
+
+
+def config_task(cfg: Config) -> str:
+    """``'segmentation'`` or ``'classification'``, from the config's
+    ``default_scope`` (see :func:`config_scope`)."""
+    return registries.TASKS[config_scope(cfg)]
 
 
 def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
@@ -176,6 +209,7 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
             one.
     """
     all_keys = None
+    scope = config_scope(cfg)
     for key in options:
         node, parts = cfg._cfg_dict, key.split('.')
         for depth, part in enumerate(parts):
@@ -191,7 +225,7 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
                            f'indexed 0..{len(node) - 1}')
                 candidates = []
             elif isinstance(node, dict):
-                arguments = _builder_arguments(node, parent)
+                arguments = _builder_arguments(node, parent, scope)
                 if arguments is None or part in arguments:
                     break  # a new argument of what this dict builds
                 where = f'{parent}' if parent else 'the top level'

@@ -3,10 +3,11 @@ import itertools
 from unittest.mock import patch
 
 import pytest
+from mmengine.registry import DefaultScope
 
 from mmvlsm.datasets import (ClassBalancedInfiniteSampler, SlidePatchDataset,
                              parse_patch_annotations)
-from mmvlsm.registry import DATA_SAMPLERS, DATASETS
+from mmvlsm.registry.classification import DATA_SAMPLERS, DATASETS
 
 CLASSES = ('well', 'moderate', 'poor')
 # Slides A (2 patches, class 0), B (3 patches, class 1), C (1, class 2),
@@ -15,6 +16,14 @@ LINES = [
     'A_1.jpg 0', 'B_1.jpg 1', 'A_2.jpg 0', 'B_2.jpg 1', 'C_1.jpg 2',
     'B_3.jpg 1', 'D_1.jpg 0', 'D_2.jpg 0'
 ]
+
+
+@pytest.fixture(autouse=True)
+def mmvlsm_scope():
+    """Build configs in the classification scope, as the runner does for a
+    config with ``default_scope='mmvlsm_cls'`` (overrides conftest's)."""
+    with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
+        yield
 
 
 def write_ann(tmp_path, lines, name='ann.txt'):

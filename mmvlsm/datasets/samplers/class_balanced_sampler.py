@@ -8,7 +8,7 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from mmengine.logging import print_log
 from torch.utils.data import Sampler
 
-from mmvlsm.registry import DATA_SAMPLERS
+from mmvlsm.registry.classification import DATA_SAMPLERS
 
 
 def dataset_labels(dataset: Sized) -> List[int]:

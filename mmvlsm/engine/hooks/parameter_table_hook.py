@@ -3,9 +3,11 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from prettytable import PrettyTable
 
-from mmvlsm.registry import HOOKS
+from mmvlsm.registry import HOOKS, classification
 
 
+# Used by segmentation and classification configs alike.
+@classification.HOOKS.register_module()
 @HOOKS.register_module()
 class ParameterTableHook(Hook):
     """Log trainable and total parameters per top-level module at the

@@ -8,7 +8,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from prettytable import PrettyTable
 
-from mmvlsm.registry import METRICS
+from mmvlsm.registry.classification import METRICS
 
 
 def _per_class_accuracy(pred: np.ndarray, target: np.ndarray,

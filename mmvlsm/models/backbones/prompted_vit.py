@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -9,7 +9,8 @@ from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor
 
-from mmvlsm.registry import MODELS
+from mmvlsm.registry.classification import MODELS
+from ..utils import load_clip_vit_state_dict, load_weights_exactly
 
 
 @MODELS.register_module()
@@ -41,8 +42,12 @@ class PromptedViT(VisionTransformer):
 
     CLIP ViT-B/16 in mmpretrain is ``arch='base', img_size=224,
     patch_size=16, drop_rate=0., layer_cfgs=dict(act_cfg=dict(
-    type='QuickGELU')), pre_norm=True`` with ``proj=True``. Any plain
-    mmpretrain ViT works too (``pre_norm=False``).
+    type='QuickGELU')), pre_norm=True`` with ``proj=True``, and
+    ``norm_cfg=dict(type='LN', eps=1e-5)`` to match CLIP's LayerNorms
+    exactly (mmpretrain's default eps is 1e-6). ``clip_pretrained`` loads
+    its weights from OpenAI's ``ViT-B-16.pt``, an open_clip state dict or
+    an mmpretrain CLIP checkpoint. Any plain mmpretrain ViT works too
+    (``pre_norm=False``, weights through ``init_cfg``).
 
     Args:
         prompt_length (int): Prompt tokens per layer; 0 gives the plain ViT.
@@ -58,6 +63,11 @@ class PromptedViT(VisionTransformer):
             Defaults to False.
         proj_channels (int): Output channels of the projection.
             Defaults to 512.
+        clip_pretrained (str, optional): A CLIP ViT checkpoint (see
+            :func:`~mmvlsm.models.utils.load_clip_vit_state_dict`) whose
+            image encoder fills every ViT weight (and ``proj``, which it
+            must then have). A missing file or a weight that does not fit
+            is an error. Defaults to None (mmpretrain's initialisation).
         **kwargs: Passed to mmpretrain's ``VisionTransformer``;
             ``out_type`` must be ``'cls_token'``.
     """
@@ -71,6 +81,7 @@ class PromptedViT(VisionTransformer):
                  freeze_vit: bool = True,
                  proj: bool = False,
                  proj_channels: int = 512,
+                 clip_pretrained: Optional[str] = None,
                  **kwargs):
         # The layers build their activations (e.g. CLIP's 'QuickGELU') by
         # name; those names are registered in mmpretrain's scope, which a
@@ -114,9 +125,37 @@ class PromptedViT(VisionTransformer):
         else:
             self.proj = None
 
+        self.clip_pretrained = clip_pretrained
+        if clip_pretrained is not None:
+            self.load_clip(clip_pretrained)
         if freeze_vit:
             for name, param in self.named_parameters():
                 param.requires_grad = name == 'prompt'
+
+    def load_clip(self, path: str) -> None:
+        """Fill the ViT (and projection) with a CLIP image encoder.
+
+        The prompt keeps its initialisation; :meth:`init_weights` then
+        leaves the module alone.
+
+        Args:
+            path (str): A CLIP ViT checkpoint.
+        """
+        state_dict = load_clip_vit_state_dict(path)
+        if self.proj is None:
+            state_dict.pop('proj', None)  # the CLS token before projection
+        load_weights_exactly(
+            self,
+            state_dict,
+            f'"{path}"',
+            allow_missing=('prompt', 'prompt_initialized'))
+
+    def init_weights(self) -> None:
+        """mmpretrain's initialisation, unless CLIP weights were loaded:
+        the runner calls it before training, and it would redraw the
+        position embedding and the FFNs."""
+        if self.clip_pretrained is None:
+            super().init_weights()
 
     def train(self, mode: bool = True) -> 'PromptedViT':
         """Set the mode; a frozen ViT keeps its dropouts in eval mode."""

@@ -8,7 +8,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.models.heads import ClsHead
 from torch import Tensor
 
-from mmvlsm.registry import MODELS
+from mmvlsm.registry.classification import MODELS
 from ..utils import hf_from_pretrained
 
 

@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmvlsm.registry import MODELS
+from mmvlsm.registry.classification import MODELS
 
 
 @MODELS.register_module()

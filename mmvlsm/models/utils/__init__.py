@@ -1,17 +1,20 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from .clip_vit_checkpoint import (load_clip_vit_state_dict,
+                                  openai_clip_vit_to_mmpretrain)
 from .cris_checkpoint import (UNUSED_CRIS_KEYS, cris_to_mmvlsm, mmvlsm_to_cris,
                               strip_data_parallel_prefix)
 from .hf_loading import hf_from_pretrained, hf_loading_errors
 from .open_clip_loading import (open_clip_from_pretrained, open_clip_name,
                                 open_clip_tokenizer)
 from .openai_clip_loading import (load_openai_clip_state_dict,
-                                  load_weights_exactly)
+                                  load_weights_exactly, read_clip_checkpoint)
 from .tokenizer import TokenizerConfig, build_tokenizer, openai_clip_tokenizer
 
 __all__ = [
     'hf_from_pretrained', 'hf_loading_errors', 'TokenizerConfig',
     'build_tokenizer', 'openai_clip_tokenizer', 'open_clip_from_pretrained',
     'open_clip_name', 'open_clip_tokenizer', 'load_openai_clip_state_dict',
-    'load_weights_exactly', 'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm',
+    'load_weights_exactly', 'read_clip_checkpoint', 'load_clip_vit_state_dict',
+    'openai_clip_vit_to_mmpretrain', 'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm',
     'mmvlsm_to_cris', 'strip_data_parallel_prefix'
 ]

@@ -7,7 +7,7 @@ from mmengine.evaluator import Evaluator
 from mmpretrain.structures import DataSample
 
 from mmvlsm.evaluation import SlideAccuracy
-from mmvlsm.registry import METRICS
+from mmvlsm.registry.classification import METRICS
 
 PRINT_LOG = 'mmvlsm.evaluation.metrics.slide_accuracy.print_log'
 

@@ -1,10 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import open_clip
 import pytest
 import torch
 from mmpretrain.models.backbones import VisionTransformer
 
 from mmvlsm.models.backbones import PromptedViT
 from mmvlsm.models.necks import ProjectionNeck
+from mmvlsm.testing import save_tiny_openai_clip, save_tiny_openai_clip_vit
 
 TINY = dict(
     arch=dict(
@@ -158,3 +160,93 @@ def test_freezing():
     unfrozen = PromptedViT(freeze_vit=False, **TINY).train()
     assert all(p.requires_grad for p in unfrozen.parameters())
     assert all(m.training for m in unfrozen.modules())
+
+
+CLIP_VIT = dict(
+    arch=dict(
+        embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=128),
+    img_size=32,
+    patch_size=8,
+    drop_rate=0.,
+    pre_norm=True,
+    norm_cfg=dict(type='LN', eps=1e-5),
+    layer_cfgs=dict(act_cfg=dict(type='QuickGELU')),
+    proj=True,
+    proj_channels=16)
+
+
+@pytest.fixture(scope='module')
+def tiny_clip_vit(tmp_path_factory):
+    """A tiny OpenAI CLIP ViT archive and its image encoder in open_clip."""
+    path = str(tmp_path_factory.mktemp('clip') / 'ViT-tiny.pt')
+    save_tiny_openai_clip_vit(path)
+    encoder = open_clip.transformer.VisionTransformer(
+        image_size=32,
+        patch_size=8,
+        width=32,
+        layers=2,
+        heads=2,
+        mlp_ratio=4.0,
+        output_dim=16,
+        act_layer=open_clip.transformer.QuickGELU)
+    visual = {
+        key[len('visual.'):]: value
+        for key, value in torch.jit.load(path).state_dict().items()
+        if key.startswith('visual.')
+    }
+    encoder.load_state_dict(visual)
+    return path, encoder.eval()
+
+
+def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
+    path, encoder = tiny_clip_vit
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = encoder(images)
+    model = PromptedViT(
+        prompt_length=0, clip_pretrained=path, **CLIP_VIT).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(images)[0], expected)
+
+    # The runner's init_weights must not redraw the loaded weights.
+    model = PromptedViT(clip_pretrained=path, **CLIP_VIT)
+    model.init_weights()
+    model.prompt.data.zero_()
+    model.eval()
+    with torch.no_grad():
+        prompted = model(images)[0]
+    assert not torch.allclose(prompted, expected)  # a zero token attends
+    assert model.prompt.requires_grad
+    assert not model.pos_embed.requires_grad
+    torch.testing.assert_close(model.pos_embed[0],
+                               encoder.positional_embedding.detach())
+
+    # An mmpretrain CLIP checkpoint (``visual.*`` in mmpretrain's names and
+    # ``visual_proj.proj``) loads the same weights.
+    plain = PromptedViT(prompt_length=0, clip_pretrained=path, **CLIP_VIT)
+    state = {
+        f'visual.{k}': v
+        for k, v in plain.state_dict().items()
+        if k not in ('proj', 'prompt', 'prompt_initialized')
+    }
+    state['visual_proj.proj'] = plain.proj.detach()
+    mmpretrain_path = tmp_path / 'mmpretrain_clip.pth'
+    torch.save(dict(state_dict=state, meta=dict()), mmpretrain_path)
+    model = PromptedViT(
+        prompt_length=0, clip_pretrained=str(mmpretrain_path),
+        **CLIP_VIT).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(images)[0], expected)
+
+
+def test_clip_weights_errors(tiny_clip_vit, tmp_path):
+    path, _ = tiny_clip_vit
+    with pytest.raises(FileNotFoundError, match='ViT-B-16.pt'):
+        PromptedViT(clip_pretrained=str(tmp_path / 'missing.pt'), **CLIP_VIT)
+    wider = dict(CLIP_VIT, arch=dict(CLIP_VIT['arch'], embed_dims=64))
+    with pytest.raises(ValueError, match='cls_token'):
+        PromptedViT(clip_pretrained=path, **wider)
+    resnet = tmp_path / 'RN-tiny.pt'
+    save_tiny_openai_clip(str(resnet))
+    with pytest.raises(ValueError, match='CLIP ResNet'):
+        PromptedViT(clip_pretrained=str(resnet), **CLIP_VIT)

@@ -8,7 +8,7 @@ from mmpretrain.structures import DataSample
 from transformers import BertConfig, BertModel, BertTokenizer
 
 from mmvlsm.models.heads import TextEmbeddingHead
-from mmvlsm.registry import MODELS
+from mmvlsm.registry.classification import MODELS
 
 TEXTS = ['well differentiated', 'moderately differentiated', 'poorly']
 WORDS = ['well', 'moderately', 'poorly', 'differentiated', 'a', 'image', 'of']
@@ -139,14 +139,15 @@ def test_width_mismatch(tmp_path):
         TextEmbeddingHead(texts=TEXTS)
 
 
-def test_cite_classifier_under_mmvlsm_scope(tmp_path):
+def test_cite_classifier_under_classification_scope(tmp_path):
     # Backbone, neck and head in mmpretrain's ImageClassifier, built as a
-    # config with default_scope='mmvlsm' would build them.
+    # config with default_scope='mmvlsm_cls' builds them: mmpretrain's types
+    # by their plain names.
     path = tmp_path / 'texts.pth'
     torch.save(torch.randn(3, 24), path)
     cfg = dict(
-        type='mmpretrain.ImageClassifier',
-        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'),
+        type='ImageClassifier',
+        data_preprocessor=dict(type='ClsDataPreprocessor'),
         backbone=dict(
             type='PromptedViT',
             arch=dict(
@@ -163,7 +164,7 @@ def test_cite_classifier_under_mmvlsm_scope(tmp_path):
             proj_channels=16),
         neck=dict(type='ProjectionNeck', in_channels=16, out_channels=24),
         head=dict(type='TextEmbeddingHead', text_embeddings_file=str(path)))
-    with DefaultScope.overwrite_default_scope('mmvlsm'):
+    with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
         model = MODELS.build(cfg)
     # mmpretrain's loss, not mmseg's CrossEntropyLoss of the same name.
     assert isinstance(model.head.loss_module, CrossEntropyLoss)
