@@ -1,12 +1,13 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """The segmentation registries: one child of each of mmseg's 21 nodes.
 
-Segmentation configs set ``default_scope = 'mmvlsm'``. A type that mmvlsm does not define
-(``SegDataPreProcessor``, ``LoadImageFromFile``, ``IterBasedTrainLoop``, ...)
-is looked up in the parent mmseg node and then in mmengine's root node, so
-everything mmseg and mmengine register stays usable by its plain name. The
-``locations`` list the modules imported on first use: ours, then mmseg's,
-because a child registry does not import its parent's locations.
+Segmentation configs set ``default_scope = 'mmvlsm'``. A type that mmvlsm
+does not define (``SegDataPreProcessor``, ``LoadImageFromFile``,
+``IterBasedTrainLoop``, ...) is looked up in the parent mmseg node and then
+in mmengine's root node, so everything mmseg and mmengine register stays
+usable by its plain name. The ``locations`` list the modules imported on
+first use: ours, then mmseg's, because a child registry does not import its
+parent's locations.
 """
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
