@@ -6,12 +6,13 @@ import cv2
 import numpy as np
 import pytest
 from mmcv.transforms import LoadImageFromFile, RandomFlip
+from mmengine.registry import DefaultScope
 
 from mmvlsm.datasets.transforms import (LoadBinaryMask,
                                         LoadCheckedImageFromFile,
                                         TextAwareRandomFlip,
                                         swap_position_words)
-from mmvlsm.registry import TRANSFORMS
+from mmvlsm.registry import TRANSFORMS, classification
 
 PRINT_LOG = 'mmvlsm.datasets.transforms.loading.print_log'
 
@@ -278,3 +279,19 @@ def test_flip_probability_zero_and_no_text():
 def test_flip_rejects_unknown_mode():
     with pytest.raises(ValueError, match='lateral_words'):
         TextAwareRandomFlip(prob=0.5, lateral_words='ignore')
+
+
+def test_random_rot90_draws_every_quarter_turn():
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    rotations = [np.rot90(image, k) for k in range(4)]
+    with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
+        transform = classification.TRANSFORMS.build(dict(type='RandomRot90'))
+    seen = set()
+    np.random.seed(0)
+    for _ in range(40):
+        out = transform(dict(img=image.copy()))
+        k = next(k for k, r in enumerate(rotations)
+                 if r.shape == out['img'].shape and (r == out['img']).all())
+        assert out['img_shape'] == out['img'].shape[:2]
+        seen.add(k)
+    assert seen == {0, 1, 2, 3}

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmvlsm.registry import TRANSFORMS
+from mmvlsm.registry import TRANSFORMS, classification
 
 # OpenAI CLIP's mean colour in BGR (images are BGR until the data
 # preprocessor), the border colour of CRIS's letterbox.
@@ -119,3 +119,22 @@ class LetterBoxResize(BaseTransform):
         return (f'{type(self).__name__}(scale={self.scale}, '
                 f'pad_val={self.pad_val}, '
                 f'interpolation={self.interpolation!r})')
+
+
+@classification.TRANSFORMS.register_module()
+class RandomRot90(BaseTransform):
+    """Rotate the image by a random multiple of 90 degrees.
+
+    k in {0, 1, 2, 3} is drawn uniformly and the image turned by k x 90
+    degrees counter-clockwise: CITE's rotation augmentation of pathology
+    patches, whose orientation carries no meaning. Images only (for
+    classification pipelines).
+
+    Required keys: ``img``. Modified keys: ``img``, ``img_shape``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        k = np.random.randint(4)
+        results['img'] = np.ascontiguousarray(np.rot90(results['img'], k))
+        results['img_shape'] = results['img'].shape[:2]
+        return results

@@ -13,7 +13,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmengine.logging import print_log
 
-from mmvlsm.registry import TRANSFORMS
+from mmvlsm.registry import TRANSFORMS, classification
 
 # Decode as stored: 8 or 16 bits, grey or BGR (palettes are expanded, alpha
 # is dropped), with the EXIF orientation applied as mmcv's 'color' does.
@@ -107,6 +107,8 @@ def decode_image(content: bytes, path: str, kind: str = 'image') -> np.ndarray:
     return img
 
 
+# Segmentation and classification pipelines alike.
+@classification.TRANSFORMS.register_module()
 @TRANSFORMS.register_module()
 class LoadCheckedImageFromFile(LoadImageFromFile):
     """``LoadImageFromFile`` that reads 16-bit images and names bad files.

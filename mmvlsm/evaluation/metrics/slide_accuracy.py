@@ -1,4 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import csv
+import io
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
@@ -9,6 +12,7 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from mmvlsm.registry.classification import METRICS
+from mmvlsm.utils.paths import write_atomic
 
 
 def _per_class_accuracy(pred: np.ndarray, target: np.ndarray,
@@ -51,7 +55,15 @@ class SlideAccuracy(BaseMetric):
     ``slide_id`` (see :class:`mmvlsm.datasets.SlidePatchDataset`: pack it
     with ``dict(type='mmpretrain.PackInputs', meta_keys=(..., 'slide_id'))``).
 
+    With ``output_dir``, the predictions are saved there as well:
+    ``patch_predictions.csv`` (one row per patch: image path, slide, label,
+    predicted label, class probabilities) and ``slide_predictions.csv``
+    (one row per slide: its patch count, label, predicted label and mean
+    probabilities), each written whole or not at all.
+
     Args:
+        output_dir (str, optional): Folder for the prediction CSVs.
+            Defaults to None (none saved).
         collect_device (str): Device used to collect results from the
             ranks, ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix added to the metric names. Defaults
@@ -62,6 +74,13 @@ class SlideAccuracy(BaseMetric):
     mean ``[0.55, 0.45]`` voting for class 0.
     """
     default_prefix: Optional[str] = None
+
+    def __init__(self,
+                 output_dir: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.output_dir = output_dir
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Store the slide id, probabilities and label of every patch.
@@ -89,6 +108,7 @@ class SlideAccuracy(BaseMetric):
                                  f'sample, got {label.tolist()}')
             self.results.append(
                 dict(
+                    img_path=data_sample.get('img_path', ''),
                     slide_id=data_sample['slide_id'],
                     pred_score=torch.as_tensor(
                         data_sample['pred_score']).detach().cpu().float(),
@@ -147,7 +167,48 @@ class SlideAccuracy(BaseMetric):
             rows_table.append((level, len(tgt), metrics[key],
                                metrics[f'mean_{key}'], per_class))
         self._log_table(rows_table, num_classes)
+        if self.output_dir is not None:
+            self._save_predictions(results, scores, list(slide_rows),
+                                   slide_rows, slide_scores, slide_target)
         return metrics
+
+    def _save_predictions(self, results: List[dict], scores: np.ndarray,
+                          slide_ids: List[str], slide_rows: Dict[str,
+                                                                 List[int]],
+                          slide_scores: np.ndarray,
+                          slide_target: np.ndarray) -> None:
+        """Write ``patch_predictions.csv`` and ``slide_predictions.csv``."""
+        score_names = [f'score_{c}' for c in range(scores.shape[1])]
+
+        def table(header: list, rows: list) -> str:
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator='\n')
+            writer.writerow(header)
+            writer.writerows(rows)
+            return text.getvalue()
+
+        patches = [[
+            r['img_path'], r['slide_id'], r['gt_label'],
+            int(score.argmax()), *(f'{v:.6f}' for v in score)
+        ] for r, score in zip(results, scores)]
+        write_atomic(
+            osp.join(self.output_dir, 'patch_predictions.csv'),
+            table(['img_path', 'slide_id', 'gt_label', 'pred_label'] +
+                  score_names, patches))
+        slides = [[
+            slide_id,
+            len(slide_rows[slide_id]),
+            int(label),
+            int(score.argmax()), *(f'{v:.6f}' for v in score)
+        ] for slide_id, label, score in zip(slide_ids, slide_target,
+                                            slide_scores)]
+        write_atomic(
+            osp.join(self.output_dir, 'slide_predictions.csv'),
+            table(['slide_id', 'num_patches', 'gt_label', 'pred_label'] +
+                  score_names, slides))
+        print_log(
+            f'patch and slide predictions saved to {self.output_dir}',
+            logger='current')
 
     def _log_table(self, rows: list, num_classes: int) -> None:
         classes = (self.dataset_meta or {}).get('classes')

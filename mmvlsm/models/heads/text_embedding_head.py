@@ -9,7 +9,12 @@ from mmpretrain.models.heads import ClsHead
 from torch import Tensor
 
 from mmvlsm.registry.classification import MODELS
-from ..utils import hf_from_pretrained
+from ..text_encoders import CLIPTextTransformer
+from ..utils import (CLIP_TEXT_KEYS, hf_from_pretrained,
+                     load_openai_clip_state_dict, load_weights_exactly,
+                     openai_clip_tokenizer)
+
+BERT_KEYS = ('pooler_output', 'last_hidden_state', 'mean')
 
 
 @torch.no_grad()
@@ -22,16 +27,17 @@ def bert_text_embeddings(texts: Sequence[str],
         texts (Sequence[str]): The texts, tokenized one by one (no padding),
             as CITE does.
         model (str): Hugging Face Hub name or ``save_pretrained`` directory.
-        key (str): ``'pooler_output'`` (BERT's tanh(W h_CLS + b)) or
-            ``'last_hidden_state'`` (the raw [CLS] hidden state).
+        key (str): ``'pooler_output'`` (BERT's tanh(W h_CLS + b), CITE's
+            choice for BioLinkBERT), ``'last_hidden_state'`` (the raw [CLS]
+            hidden state) or ``'mean'`` (the mean of all token states, how
+            sentence-transformers models such as all-MiniLM-L6-v2 embed).
 
     Returns:
         Tensor: (len(texts), hidden size), fp32.
     """
     from transformers import AutoModel, AutoTokenizer
-    if key not in ('pooler_output', 'last_hidden_state'):
-        raise ValueError(f'Unknown key "{key}", choose from "pooler_output" '
-                         'and "last_hidden_state".')
+    if key not in BERT_KEYS:
+        raise ValueError(f'Unknown key "{key}", choose from {BERT_KEYS}.')
     tokenizer = hf_from_pretrained(AutoTokenizer, model)
     encoder, info = hf_from_pretrained(
         AutoModel, model, output_loading_info=True)
@@ -49,9 +55,79 @@ def bert_text_embeddings(texts: Sequence[str],
         output = encoder(**tokenizer(text, return_tensors='pt'))
         if key == 'pooler_output':
             embeddings.append(output.pooler_output[0])
-        else:
+        elif key == 'last_hidden_state':
             embeddings.append(output.last_hidden_state[0, 0])
+        else:
+            embeddings.append(output.last_hidden_state[0].mean(dim=0))
     return torch.stack(embeddings).float()
+
+
+@torch.no_grad()
+def openai_clip_text_embeddings(texts: Sequence[str],
+                                checkpoint: str) -> Tensor:
+    """Embed texts with the text tower of an OpenAI CLIP checkpoint.
+
+    This is zero-shot CLIP's classifier: the projected end-token feature of
+    each text. The transformer's sizes are read from the weights (CLIP's
+    heads are ``width // 64``).
+
+    Args:
+        texts (Sequence[str]): The texts.
+        checkpoint (str): An OpenAI CLIP checkpoint (``ViT-B-16.pt``), see
+            :func:`~mmvlsm.models.utils.load_openai_clip_state_dict`.
+
+    Returns:
+        Tensor: (len(texts), CLIP's embedding size), fp32.
+    """
+    state_dict = load_openai_clip_state_dict(checkpoint)
+    weights = {
+        key: value
+        for key, value in state_dict.items() if key.startswith(CLIP_TEXT_KEYS)
+    }
+    context_length, width = weights['positional_embedding'].shape
+    layers = 1 + max(
+        int(key.split('.')[2])
+        for key in weights if key.startswith('transformer.resblocks.'))
+    encoder = CLIPTextTransformer(
+        context_length=context_length,
+        vocab_size=weights['token_embedding.weight'].shape[0],
+        width=width,
+        heads=width // 64,
+        layers=layers,
+        output_dim=weights['text_projection'].shape[1])
+    load_weights_exactly(encoder, weights, f'"{checkpoint}" (text)')
+    tokenizer = openai_clip_tokenizer(model_max_length=context_length)
+    tokens = tokenizer(
+        list(texts), padding=True, truncation=True, return_tensors='pt')
+    _, sentences = encoder.eval()(tokens['input_ids'],
+                                  tokens['attention_mask'])
+    return sentences.float()
+
+
+# text_encoder['type'] -> the function computing the embeddings.
+TEXT_ENCODERS = {
+    'bert': bert_text_embeddings,
+    'openai_clip': openai_clip_text_embeddings
+}
+
+
+def encode_texts(texts: Sequence[str], text_encoder: dict) -> Tensor:
+    """Embed ``texts`` with the encoder a ``text_encoder`` config names.
+
+    Args:
+        texts (Sequence[str]): The texts.
+        text_encoder (dict): ``type`` (a key of :data:`TEXT_ENCODERS`,
+            default ``'bert'``) and that function's arguments.
+
+    Returns:
+        Tensor: (len(texts), D), fp32.
+    """
+    kwargs = dict(text_encoder)
+    kind = kwargs.pop('type', 'bert')
+    if kind not in TEXT_ENCODERS:
+        raise ValueError(f'Unknown text_encoder type "{kind}", choose from '
+                         f'{list(TEXT_ENCODERS)}.')
+    return TEXT_ENCODERS[kind](texts, **kwargs)
 
 
 @MODELS.register_module()
@@ -59,8 +135,9 @@ class TextEmbeddingHead(ClsHead):
     """CITE's head: cosine similarity to frozen class-name text embeddings.
 
     The class embeddings are computed once at construction from a
-    BERT-family model (``text_encoder``), or loaded from a cached
-    ``text_embeddings_file`` (a .pth tensor (num_classes, D)). They are kept
+    BERT-family model or CLIP's text tower (``text_encoder``), or loaded
+    from a cached ``text_embeddings_file`` (a .pth tensor (num_classes, D),
+    see ``tools/misc/cache_text_embeddings.py``). They are kept
     as a non-persistent fp32 buffer: not in checkpoints, so the cache file
     or the text model must be available when the model is built (CITE's
     Q4). Logits are ``exp(temperature) * cos(feature, embedding)``; CITE's
@@ -70,8 +147,11 @@ class TextEmbeddingHead(ClsHead):
     Args:
         texts (Sequence[str], optional): Class names, in label order.
             Required with ``text_encoder``.
-        text_encoder (dict, optional): ``dict(model=NAME_OR_DIR,
-            key='pooler_output')``, see :func:`bert_text_embeddings`.
+        text_encoder (dict, optional): ``dict(type='bert', model=NAME_OR_DIR,
+            key='pooler_output')`` (``type`` defaults to ``'bert'``), see
+            :func:`bert_text_embeddings`; or ``dict(type='openai_clip',
+            checkpoint=PATH)`` for zero-shot CLIP, see
+            :func:`openai_clip_text_embeddings`.
         text_embeddings_file (str, optional): Cached embeddings, used
             instead of ``text_encoder``.
         template (str): Applied to every class name, e.g.
@@ -116,8 +196,8 @@ class TextEmbeddingHead(ClsHead):
         else:
             if not texts:
                 raise ValueError('text_encoder needs the class names (texts).')
-            embeddings = bert_text_embeddings(
-                [template.format(text) for text in texts], **text_encoder)
+            embeddings = encode_texts(
+                [template.format(text) for text in texts], text_encoder)
         self.texts = list(texts) if texts is not None else None
         self.register_buffer(
             'text_embeddings', embeddings.float(), persistent=False)

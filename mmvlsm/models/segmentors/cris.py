@@ -7,15 +7,12 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmvlsm.registry import MODELS
-from ..utils import (TokenizerConfig, load_openai_clip_state_dict,
-                     load_weights_exactly)
+from ..utils import (CLIP_TEXT_KEYS, TokenizerConfig,
+                     load_openai_clip_state_dict, load_weights_exactly)
 from .base import DEFAULT_LOSSES, LossConfigs, TextPromptedSegmentor
 
 # OpenAI CLIP weights CRIS does not use: the contrastive temperature.
 UNUSED_CLIP_KEYS = ('logit_scale', )
-# The CLIP text transformer's weights, by their names in CLIP.
-CLIP_TEXT_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.',
-                  'ln_final.', 'text_projection')
 
 
 @MODELS.register_module()

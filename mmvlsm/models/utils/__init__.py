@@ -6,7 +6,7 @@ from .cris_checkpoint import (UNUSED_CRIS_KEYS, cris_to_mmvlsm, mmvlsm_to_cris,
 from .hf_loading import hf_from_pretrained, hf_loading_errors
 from .open_clip_loading import (open_clip_from_pretrained, open_clip_name,
                                 open_clip_tokenizer)
-from .openai_clip_loading import (load_openai_clip_state_dict,
+from .openai_clip_loading import (CLIP_TEXT_KEYS, load_openai_clip_state_dict,
                                   load_weights_exactly, read_clip_checkpoint)
 from .tokenizer import TokenizerConfig, build_tokenizer, openai_clip_tokenizer
 
@@ -14,7 +14,8 @@ __all__ = [
     'hf_from_pretrained', 'hf_loading_errors', 'TokenizerConfig',
     'build_tokenizer', 'openai_clip_tokenizer', 'open_clip_from_pretrained',
     'open_clip_name', 'open_clip_tokenizer', 'load_openai_clip_state_dict',
-    'load_weights_exactly', 'read_clip_checkpoint', 'load_clip_vit_state_dict',
-    'openai_clip_vit_to_mmpretrain', 'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm',
-    'mmvlsm_to_cris', 'strip_data_parallel_prefix'
+    'load_weights_exactly', 'read_clip_checkpoint', 'CLIP_TEXT_KEYS',
+    'load_clip_vit_state_dict', 'openai_clip_vit_to_mmpretrain',
+    'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm', 'mmvlsm_to_cris',
+    'strip_data_parallel_prefix'
 ]

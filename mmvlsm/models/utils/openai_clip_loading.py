@@ -9,6 +9,9 @@ import torch.nn as nn
 # Entries of the TorchScript archives that are not weights.
 NON_WEIGHT_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 StateDict = Dict[str, torch.Tensor]
+# The CLIP text transformer's weights, by their names in CLIP.
+CLIP_TEXT_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.',
+                  'ln_final.', 'text_projection')
 # Where OpenAI publishes the CLIPs that CRIS (ResNets) and CITE (ViT-B/16)
 # start from.
 OPENAI_CLIP_URLS = {

