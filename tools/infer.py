@@ -166,6 +166,11 @@ def main() -> None:
         if not osp.isfile(args.config):
             raise InferInputError(f'config not found: {args.config}')
         cfg = Config.fromfile(args.config)
+        if cfg.get('default_scope') != 'mmvlsm':
+            raise InferInputError(
+                f'{args.config} is not a segmentation config (default_scope '
+                f"{cfg.get('default_scope')!r}); infer.py segments images "
+                'from prompts. Evaluate classifiers with tools/test.py.')
         device = check_model_args(args, cfg)
         if args.prompt is not None and not args.prompt.strip():
             raise InferInputError('--prompt is empty')

@@ -8,7 +8,8 @@ from mmvlsm.utils.launch import (add_launch_args, build_runner, enable_amp,
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser = argparse.ArgumentParser(
+        description='Train a segmentor or a classifier')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(

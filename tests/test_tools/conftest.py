@@ -96,9 +96,14 @@ def train_config(config, work_dir, options, extra=()):
     ] + options)
 
 
-def evaluate_checkpoint(config, checkpoint, work_dir, options, out=None):
+def evaluate_checkpoint(config,
+                        checkpoint,
+                        work_dir,
+                        options,
+                        out=None,
+                        extra=()):
     """Run tools/test.py; return the metrics it wrote."""
-    extra = ['--out', str(out)] if out is not None else []
+    extra = list(extra) + (['--out', str(out)] if out is not None else [])
     run_tool([
         sys.executable, 'tools/test.py', config,
         str(checkpoint), '--work-dir',

@@ -1,0 +1,5 @@
+# CITE with 2 training slides per class (the 2 with the most patches,
+# train_2_0.2.txt).
+_base_ = ['./cite_clip-vit-b16-biolinkbert-l_2xb64-1000it_patchgastric-cls3.py']
+train_dataloader = dict(
+    dataset=dict(ann_file='gastric_cls3_ann/train_2_0.2.txt'))

