@@ -9,9 +9,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmvlsm  # noqa: F401
-from mmvlsm.registry import (DATASETS, HOOKS, METRICS, MODELS, OPTIMIZERS,
-                             PARAM_SCHEDULERS, TRANSFORMS)
-from mmvlsm.utils.launch import load_config
+from mmvlsm.registry import DATASETS, MODELS, task_registries
+from mmvlsm.utils.launch import config_task, load_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -33,21 +32,27 @@ def _types(cfg, registry_of_key, found, key=None):
     return found
 
 
-def _registry_of(key):
-    return {
-        'model': MODELS,
-        'data_preprocessor': MODELS,
-        'losses': MODELS,
-        'adapters': MODELS,
-        'dataset': DATASETS,
-        'datasets': DATASETS,
-        'pipeline': TRANSFORMS,
-        'optimizer': OPTIMIZERS,
-        'param_scheduler': PARAM_SCHEDULERS,
-        'val_evaluator': METRICS,
-        'test_evaluator': METRICS,
-        'custom_hooks': HOOKS,
-    }.get(key)
+def _registry_lookup(registries):
+    """key of a config dict -> the registry its ``type`` is built from."""
+    model_keys = ('model', 'data_preprocessor', 'losses', 'adapters',
+                  'backbone', 'neck', 'head', 'loss')
+    table = dict.fromkeys(model_keys, registries.MODELS)
+    table.update(
+        dataset=registries.DATASETS,
+        datasets=registries.DATASETS,
+        sampler=registries.DATA_SAMPLERS,
+        pipeline=registries.TRANSFORMS,
+        optimizer=registries.OPTIMIZERS,
+        param_scheduler=registries.PARAM_SCHEDULERS,
+        val_evaluator=registries.METRICS,
+        test_evaluator=registries.METRICS,
+        custom_hooks=registries.HOOKS)
+    return table.get
+
+
+# The dataset type every config of a task uses.
+TASK_DATASETS = dict(
+    segmentation='MedVLSMDataset', classification='SlidePatchDataset')
 
 
 # The parameter-efficient fine-tuning variants of CLIPSeg rd64-refined in
@@ -123,18 +128,19 @@ def test_biomedclipseg_configs_resize_to_224(dataset):
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_types_are_registered(path):
     cfg = Config.fromfile(path)
-    assert cfg.default_scope == 'mmvlsm'
-    init_default_scope('mmvlsm')
+    registries = task_registries(cfg.default_scope)
+    init_default_scope(cfg.default_scope)
+    registry_of = _registry_lookup(registries)
     keys = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
             'optim_wrapper', 'param_scheduler', 'val_evaluator',
             'test_evaluator', 'custom_hooks')
     found = []
     for key in keys:
         if key in cfg:
-            _types(cfg[key], _registry_of, found, key)
+            _types(cfg[key], registry_of, found, key)
     for hook in cfg.default_hooks.values():
-        found.append((HOOKS, hook['type']))
-    assert any(name == 'MedVLSMDataset' for _, name in found)
+        found.append((registries.HOOKS, hook['type']))
+    assert any(name == TASK_DATASETS[config_task(cfg)] for _, name in found)
     for registry, name in found:
         if registry is not None:
             assert registry.get(name) is not None, \
@@ -537,3 +543,40 @@ def test_cite_schedule_follows_mmcv_cosine_with_constant_warmup():
         optim_wrapper.step()
         for scheduler in schedulers:
             scheduler.step()
+
+
+# CITE's configs on PatchGastric: trainable parameters (CITE: prompt 768 +
+# neck 525,312; fine-tuning: CLIP ViT-B/16's image encoder, 86,192,640
+# with its projection, and the head),
+# and the sampler (CITE's class-balanced batches, random for baselines).
+CITE_CONFIGS = {
+    'cite_clip-vit-b16-biolinkbert-l_2xb64-1000it_patchgastric-cls3.py':
+    (526_080, 'ClassBalancedInfiniteSampler'),
+    'linear-probe_clip-vit-b16_1xb128-1000it_patchgastric-cls3.py':
+    (1_539, 'InfiniteSampler'),
+    'vpt_clip-vit-b16_1xb128-1000it_patchgastric-cls3.py':
+    (768 + 1_539, 'InfiniteSampler'),
+    'finetune_clip-vit-b16_1xb128-1000it_patchgastric-cls3.py':
+    (86_192_640 + 1_539, 'InfiniteSampler'),
+}
+
+
+@pytest.mark.parametrize('name', CITE_CONFIGS)
+def test_cite_configs_train_what_upstream_trains(name, tmp_path):
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from mmvlsm.registry import classification
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'cite', name))
+    trainable, sampler = CITE_CONFIGS[name]
+    assert cfg.train_dataloader.sampler.type == sampler
+    # Random weights in place of ViT-B-16.pt and BioLinkBERT's embeddings.
+    cfg.model.backbone.clip_pretrained = None
+    if cfg.model.head.type == 'TextEmbeddingHead':
+        torch.save(torch.randn(3, 1024), tmp_path / 'texts.pth')
+        cfg.model.head.text_encoder = None
+        cfg.model.head.text_embeddings_file = str(tmp_path / 'texts.pth')
+    with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
+        model = classification.MODELS.build(cfg.model)
+    assert sum(p.numel() for p in model.parameters()
+               if p.requires_grad) == trainable

