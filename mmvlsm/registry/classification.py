@@ -8,7 +8,8 @@ Classification configs (CITE and its baselines) set
 mmengine's root node, so mmpretrain's modules keep their plain names and
 never meet mmseg's namesakes. The ``locations`` list the modules imported on
 first use: ours, then mmpretrain's, because a child registry does not import
-its parent's locations.
+its parent's locations. mmengine imports ``mmvlsm_cls.registry`` to reach
+these nodes by their scope; that module re-exports this one.
 """
 from mmengine.registry import Registry
 from mmpretrain.registry import DATA_SAMPLERS as MMPRETRAIN_DATA_SAMPLERS

