@@ -221,8 +221,19 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
     torch.testing.assert_close(model.pos_embed[0],
                                encoder.positional_embedding.detach())
 
-    # An mmpretrain CLIP checkpoint (``visual.*`` in mmpretrain's names and
-    # ``visual_proj.proj``) loads the same weights.
+    # open_clip's state dicts (OpenAI's names, saved by torch.save) and
+    # mmpretrain's CLIP checkpoints (``visual.*`` in mmpretrain's names and
+    # ``visual_proj.proj``) load the same weights.
+    open_clip_path = tmp_path / 'open_clip_pytorch_model.bin'
+    torch.save({
+        f'visual.{k}': v
+        for k, v in encoder.state_dict().items()
+    }, open_clip_path)
+    model = PromptedViT(
+        prompt_length=0, clip_pretrained=str(open_clip_path),
+        **CLIP_VIT).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(images)[0], expected)
     plain = PromptedViT(prompt_length=0, clip_pretrained=path, **CLIP_VIT)
     state = {
         f'visual.{k}': v
