@@ -4,10 +4,20 @@ from unittest.mock import patch
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
+from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
 from mmvlsm.evaluation import SlideAccuracy
 from mmvlsm.registry.classification import METRICS
+
+
+@pytest.fixture(autouse=True)
+def classification_scope():
+    """Build in the classification scope, as a config with
+    ``default_scope='mmvlsm_cls'`` does, whatever scope another test set."""
+    with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
+        yield
+
 
 PRINT_LOG = 'mmvlsm.evaluation.metrics.slide_accuracy.print_log'
 

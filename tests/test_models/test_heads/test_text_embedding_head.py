@@ -14,6 +14,15 @@ from mmvlsm.models.utils import CLIP_TEXT_KEYS, openai_clip_tokenizer
 from mmvlsm.registry.classification import MODELS
 from mmvlsm.testing import save_tiny_openai_clip_vit
 
+
+@pytest.fixture(autouse=True)
+def classification_scope():
+    """Build in the classification scope, as a config with
+    ``default_scope='mmvlsm_cls'`` does, whatever scope another test set."""
+    with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
+        yield
+
+
 TEXTS = ['well differentiated', 'moderately differentiated', 'poorly']
 WORDS = ['well', 'moderately', 'poorly', 'differentiated', 'a', 'image', 'of']
 
