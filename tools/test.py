@@ -7,7 +7,8 @@ from mmengine.fileio import dump
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
 # checkpoint types (see mmvlsm/__init__.py).
-from mmvlsm.utils.launch import (add_launch_args, build_runner, config_task,
+from mmvlsm.utils.launch import (add_launch_args, build_runner,
+                                 close_distributed, config_task,
                                  load_launch_config, parse_launch_args)
 
 
@@ -64,13 +65,13 @@ def main() -> None:
             evaluator['output_dir'] = args.out
     if args.show_dir is not None:
         cfg.default_hooks.visualization = dict(
-            type='VLSMVisualizationHook', draw=True, out_dir=args.show_dir
-        ) if task == 'segmentation' else dict(
-            # Every image (mmpretrain's default draws one in 5000).
-            type='VisualizationHook',
-            enable=True,
-            interval=1,
-            out_dir=args.show_dir)
+            type='VLSMVisualizationHook', draw=True,
+            out_dir=args.show_dir) if task == 'segmentation' else dict(
+                # Every image (mmpretrain's default draws one in 5000).
+                type='VisualizationHook',
+                enable=True,
+                interval=1,
+                out_dir=args.show_dir)
 
     runner = build_runner(cfg, quiet=args.quiet)
     if args.checkpoint is None:
@@ -91,6 +92,7 @@ def main() -> None:
     if is_main_process():
         # A machine-readable copy next to the logs, for scripts and sweeps.
         dump(metrics, osp.join(cfg.work_dir, 'test_metrics.json'), indent=2)
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@ import argparse
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks and the safe
 # checkpoint types (see mmvlsm/__init__.py).
-from mmvlsm.utils.launch import (add_launch_args, build_runner, enable_amp,
+from mmvlsm.utils.launch import (add_launch_args, build_runner,
+                                 close_distributed, enable_amp,
                                  load_launch_config, parse_launch_args)
 
 
@@ -46,6 +47,7 @@ def main() -> None:
 
     runner = build_runner(cfg, quiet=args.quiet)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -604,6 +604,7 @@ def main() -> None:
 
     cfg = load_config(args.config, args.cfg_options,
                       args.cfg_options_allow_new)
+    init_default_scope(config_scope(cfg))
     size = args.img_size or input_size(cfg)
     device = torch.device(args.device)
     if args.amp is not None and device.type != 'cuda':
