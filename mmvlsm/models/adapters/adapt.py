@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Parameter-efficient fine-tuning: freeze a host segmentor, add adapters.
+r"""Parameter-efficient fine-tuning: freeze a host segmentor, add adapters.
 
 A segmentor's ``adapt_cfg`` (see
 :class:`~mmvlsm.models.segmentors.TextPromptedSegmentor`) is applied by
@@ -8,7 +8,9 @@ A segmentor's ``adapt_cfg`` (see
     adapt_cfg = dict(
         # optional: host weights from a checkpoint (e.g. a converted CRIS)
         host_checkpoint=None,
-        # host modules (name prefixes) that still train, e.g. ['decoder']
+        # host modules (name prefixes) that still train, e.g. ['decoder'],
+        # or parameters by regular expression ('re:' + pattern, matched
+        # against whole parameter names, e.g. r're:.*\.prompts\.4')
         trainable=[],
         # adapter configs, see mmvlsm.models.adapters.inserters
         adapters=[dict(type='ResidualAdapters', modules=..., hidden_dims=64)],
@@ -23,6 +25,7 @@ modules, with their buffers): the config names the host weights, and
 loading such a checkpoint onto the model built from the config gives the
 trained model back exactly.
 """
+import re
 from functools import partial
 from typing import Dict, Iterable, List, Set
 
@@ -65,14 +68,33 @@ def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
             param.requires_grad_(True)
     if adapt_cfg.get('checkpoint'):
         checkpoint_activations(model, adapt_cfg['checkpoint'])
-    for prefix in adapt_cfg.get('trainable', []):
-        try:
-            model.get_submodule(prefix).requires_grad_(True)
-        except AttributeError as error:
-            raise ValueError(
-                f'adapt_cfg.trainable names "{prefix}", which '
-                f'{type(model).__name__} does not have.') from error
+    for entry in adapt_cfg.get('trainable', []):
+        _make_trainable(model, entry)
     return inserters
+
+
+def _make_trainable(model: nn.Module, entry: str) -> None:
+    """Unfreeze the module ``entry`` names, or the parameters its
+    ``'re:'`` pattern matches in full; an entry matching nothing is an
+    error."""
+    if entry.startswith('re:'):
+        pattern = re.compile(entry[3:])
+        matched = [
+            param for name, param in model.named_parameters()
+            if pattern.fullmatch(name)
+        ]
+        if not matched:
+            raise ValueError(
+                f'adapt_cfg.trainable pattern "{entry}" matches no parameter '
+                f'of {type(model).__name__}.')
+        for param in matched:
+            param.requires_grad_(True)
+        return
+    try:
+        model.get_submodule(entry).requires_grad_(True)
+    except AttributeError as error:
+        raise ValueError(f'adapt_cfg.trainable names "{entry}", which '
+                         f'{type(model).__name__} does not have.') from error
 
 
 def checkpoint_activations(model: nn.Module, pattern: str) -> None:

@@ -1,5 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .cris_resnet import CRISResNet, SpatialAttentionPool2d
 from .prompted_vit import PromptedViT
+from .punet_encoder import PUNetEncoder
 
-__all__ = ['CRISResNet', 'SpatialAttentionPool2d', 'PromptedViT']
+__all__ = [
+    'CRISResNet', 'SpatialAttentionPool2d', 'PromptedViT', 'PUNetEncoder'
+]

@@ -1,0 +1,277 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmvlsm.registry import MODELS
+from ..adapters import adapt_model, keep_trained_state, trained_state_keys
+
+
+@MODELS.register_module()
+class PUNet(BaseSegmentor):
+    """PUNet: a prompt-able UNet segmenting the class its prompts name.
+
+    Each sample names its active foreground class (``active_class`` in its
+    metainfo, see :class:`~mmvlsm.datasets.MultiClassSliceDataset`); the
+    encoder and decoder blocks prepend that class's prompt tokens to their
+    attention windows and the head scores background against that class,
+    so one batch may hold different classes and the target is binary (the
+    inactive classes are background). The loss is PUNet's focal loss with a
+    per-class alpha; with ``cpa_loss`` the contrastive prototype loss of an
+    EMA teacher is added (phase 1), computed on student views cropped (and
+    flipped) from the input on the device, whose pixel coordinates are
+    carried along so that student and teacher pixels of the same place are
+    paired.
+
+    Phase 2 (adaptation) loads a phase-1 checkpoint and freezes it through
+    ``adapt_cfg`` (see :func:`mmvlsm.models.adapters.adapt_model`), e.g.
+    only the new class's prompts train for PUNet's ``prompting``; batch norms
+    with nothing to train then stay in eval mode.
+
+    Args:
+        backbone (dict): The encoder (``PUNetEncoder``).
+        decoder (dict): The decoder (``PUNetDecoder``).
+        head (dict): The head (``SimilarityAggregationHead``).
+        seg_loss (dict, optional): The segmentation loss, called as
+            ``loss(logits, target, class_weight)``. Defaults to PUNet's
+            ``FocalLoss`` (gamma 4). None trains without it (PUNet's
+            ``self`` pre-training).
+        alpha (Sequence[float]): Alpha of the background and of any active
+            class. Defaults to (1.0, 1.0).
+        additive_alpha (Sequence[float], optional): Added to the alpha of
+            each active class, indexed by class (PUNet's inverse
+            foreground ratios). Defaults to None (zeros).
+        cpa_loss (dict, optional): The contrastive prototype loss
+            (``ContrastivePrototypeLoss``). Building it builds the EMA
+            teacher; a ``loss_weight`` of 0 keeps the teacher (so phase-1
+            checkpoints load) but skips its forward and update, as PUNet's
+            phase 2 does. Defaults to None.
+        student_sizes (Sequence[tuple[int, int]]): Crops of the input
+            seen by the students when ``cpa_loss`` is on (PUNet 2D: 224 and
+            160 from a 256 crop). Defaults to ((224, 224), (160, 160)).
+        student_flip (bool): Also flip each student view at random (the
+            coordinates follow). Defaults to True.
+        momentum (float): EMA momentum of the teacher, ``teacher = tau *
+            teacher + (1 - tau) * student`` before every step. Defaults to
+            0.99.
+        adapt_cfg (dict, optional): Phase-2 freezing, see above.
+        data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
+        train_cfg, test_cfg (dict, optional): Unused but kept for mmseg.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 decoder: ConfigType,
+                 head: ConfigType,
+                 seg_loss: OptConfigType = dict(type='FocalLoss', gamma=4.0),
+                 alpha: Sequence[float] = (1.0, 1.0),
+                 additive_alpha: Optional[Sequence[float]] = None,
+                 cpa_loss: OptConfigType = None,
+                 student_sizes: Sequence[Tuple[int, int]] = ((224, 224),
+                                                             (160, 160)),
+                 student_flip: bool = True,
+                 momentum: float = 0.99,
+                 adapt_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.decoder = MODELS.build(decoder)
+        self.head = MODELS.build(head)
+        self.seg_loss = MODELS.build(seg_loss) if seg_loss else None
+        self.alpha = tuple(alpha)
+        self.register_buffer(
+            'additive_alpha',
+            torch.tensor(additive_alpha or [0.0], dtype=torch.float32),
+            persistent=False)
+        self.cpa_loss = MODELS.build(cpa_loss) if cpa_loss else None
+        self.student_sizes = [tuple(size) for size in student_sizes]
+        self.student_flip = student_flip
+        self.momentum = momentum
+        if self.cpa_loss is not None:
+            # The EMA teacher: encoder and decoder, never trained directly.
+            self.teacher = nn.ModuleDict(
+                backbone=copy.deepcopy(self.backbone),
+                decoder=copy.deepcopy(self.decoder))
+            self.teacher.requires_grad_(False)
+        self.train_cfg = train_cfg or {}
+        self.test_cfg = test_cfg or {}
+        self.adapt_cfg = adapt_cfg
+        if adapt_cfg is not None:
+            self.adapters = adapt_model(self, adapt_cfg)
+            keep_trained_state(self, trained_state_keys(self))
+
+    def train(self, mode: bool = True) -> 'PUNet':
+        """Set the training mode; in an adapted (phase-2) model, batch norms
+        with nothing to train stay in eval mode, so the pre-trained
+        statistics stay (PUNet kept updating them)."""
+        super().train(mode)
+        if mode and self.adapt_cfg is not None:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm) and not any(
+                        p.requires_grad for p in module.parameters()):
+                    module.eval()
+        return self
+
+    @staticmethod
+    def active_classes(data_samples: SampleList, device) -> Tensor:
+        """(B, 1) active foreground class of every sample."""
+        try:
+            classes = [int(s.metainfo['active_class']) for s in data_samples]
+        except KeyError as error:
+            raise KeyError(
+                'PUNet needs `active_class` in every data sample\'s metainfo '
+                '(pack it: PackVLSMInputs/PackSegInputs meta_keys)') from error
+        return torch.tensor(classes, device=device)[:, None]
+
+    def embed(self, inputs: Tensor, classes: Tensor) -> Tensor:
+        """The decoder's dense embedding (B, C, H/2, W/2) of the student
+        network."""
+        return self.decoder(self.backbone(inputs, classes), classes)
+
+    def segment(self, inputs: Tensor, classes: Tensor) -> Tensor:
+        """Logits (B, 2, H, W) of background and each sample's class.
+
+        Args:
+            inputs (Tensor): (B, C, H, W) normalised images.
+            classes (Tensor): (B, 1) active classes.
+        """
+        head_classes = torch.cat([torch.zeros_like(classes), classes], dim=1)
+        return self.head(self.embed(inputs, classes), head_classes)
+
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        raise NotImplementedError(
+            'PUNet needs each sample\'s active class: use embed() or '
+            'segment()')
+
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        classes = torch.tensor(
+            [int(meta['active_class']) for meta in batch_img_metas],
+            device=inputs.device)[:, None]
+        return self.segment(inputs, classes)
+
+    def _class_weight(self, classes: Tensor) -> Tensor:
+        """(B, 2) focal-loss alpha of background and the active class."""
+        # Classes beyond additive_alpha get no extra weight.
+        extra = nn.functional.pad(
+            self.additive_alpha,
+            (0, max(0,
+                    int(classes.max()) + 1 - len(self.additive_alpha))))
+        fg = self.alpha[1] + extra[classes[:, 0]]
+        bg = torch.full_like(fg, self.alpha[0])
+        return torch.stack([bg, fg], dim=1)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Focal loss on the (student) views, plus CPA with ``cpa_loss``."""
+        classes = self.active_classes(data_samples, inputs.device)
+        target = torch.stack([s.gt_sem_seg.data[0]
+                              for s in data_samples]).long()
+        use_cpa = self.cpa_loss is not None and self.cpa_loss.loss_weight > 0
+        if not use_cpa:
+            views = [(inputs, target, None)]
+        else:
+            self._update_teacher()
+            views = self._student_views(inputs, target)
+        losses: Dict[str, Tensor] = {}
+        embeddings = []
+        for index, (image, mask, _) in enumerate(views):
+            embedding = self.embed(image, classes)
+            embeddings.append(embedding)
+            if self.seg_loss is not None:
+                head_classes = torch.cat([torch.zeros_like(classes), classes],
+                                         dim=1)
+                logits = self.head(embedding, head_classes)
+                suffix = f'_s{index}' if use_cpa else ''
+                losses[f'{self.seg_loss.loss_name}{suffix}'] = self.seg_loss(
+                    logits, mask, self._class_weight(classes))
+        if use_cpa:
+            with torch.no_grad():
+                teacher = self.teacher['decoder'](self.teacher['backbone'](
+                    inputs, classes), classes)
+            coords = [_embedding_coords(coord) for _, _, coord in views]
+            for index, value in enumerate(
+                    self.cpa_loss(embeddings, coords, teacher,
+                                  _embedding_coords(_pixel_grid(inputs)))):
+                losses[f'{self.cpa_loss.loss_name}_s{index}'] = value
+        return losses
+
+    @torch.no_grad()
+    def _update_teacher(self) -> None:
+        """EMA of the student's parameters (not its buffers: the teacher's
+        batch-norm statistics follow its own forwards, as in PUNet)."""
+        for part in ('backbone', 'decoder'):
+            student = dict(getattr(self, part).named_parameters())
+            for name, param in self.teacher[part].named_parameters():
+                param.lerp_(student[name].detach(), 1 - self.momentum)
+
+    def _student_views(self, inputs: Tensor,
+                       target: Tensor) -> List[Tuple[Tensor, Tensor, Tensor]]:
+        """Random crops (and flips) of the batch with their coordinates.
+
+        Crop offsets are even, so that the students' half-resolution
+        embedding pixels fall on the teacher's.
+
+        Returns:
+            list[tuple[Tensor, Tensor, Tensor]]: Per student, images
+            (B, C, h, w), targets (B, h, w) and input-pixel coordinates
+            (B, 2, h, w) of every pixel in the frame of ``inputs``.
+        """
+        height, width = inputs.shape[-2:]
+        grid = _pixel_grid(inputs)
+        views = []
+        for size in self.student_sizes:
+            h, w = min(size[0], height), min(size[1], width)
+            top = 2 * int(torch.randint(0, (height - h) // 2 + 1, ()))
+            left = 2 * int(torch.randint(0, (width - w) // 2 + 1, ()))
+            crop = (slice(top, top + h), slice(left, left + w))
+            image, mask = inputs[..., crop[0], crop[1]], target[..., crop[0],
+                                                                crop[1]]
+            coord = grid[..., crop[0], crop[1]]
+            if self.student_flip:
+                for dim in (-1, -2):
+                    if bool(torch.rand(()) < 0.5):
+                        image, mask, coord = (image.flip(dim), mask.flip(dim),
+                                              coord.flip(dim))
+            views.append((image, mask, coord))
+        return views
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptConfigType = None) -> SampleList:
+        """Binary masks of each sample's active class at its original
+        size (argmax of background and class)."""
+        batch_img_metas = [s.metainfo for s in data_samples]
+        logits = self.encode_decode(inputs, batch_img_metas)
+        return self.postprocess_result(logits, data_samples)
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptConfigType = None) -> Tensor:
+        classes = self.active_classes(data_samples, inputs.device)
+        return self.segment(inputs, classes)
+
+
+def _pixel_grid(inputs: Tensor) -> Tensor:
+    """(B, 2, H, W) (y, x) index of every input pixel."""
+    b, _, h, w = inputs.shape
+    ys = torch.arange(h, device=inputs.device, dtype=torch.float32)
+    xs = torch.arange(w, device=inputs.device, dtype=torch.float32)
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing='ij'))
+    return grid[None].expand(b, -1, -1, -1)
+
+
+def _embedding_coords(coords: Tensor) -> Tensor:
+    """Input-pixel coordinates (B, 2, h, w) of the half-resolution
+    embedding: the mean of each 2 x 2 block (its centre)."""
+    return nn.functional.avg_pool2d(coords, 2, ceil_mode=True)
