@@ -101,8 +101,9 @@ class PUNet(BaseSegmentor):
         if self.cpa_loss is not None:
             # The EMA teacher: encoder and decoder, never trained directly.
             self.teacher = nn.ModuleDict(
-                backbone=copy.deepcopy(self.backbone),
-                decoder=copy.deepcopy(self.decoder))
+                dict(
+                    backbone=copy.deepcopy(self.backbone),
+                    decoder=copy.deepcopy(self.decoder)))
             self.teacher.requires_grad_(False)
         self.train_cfg = train_cfg or {}
         self.test_cfg = test_cfg or {}

@@ -18,7 +18,10 @@ def tiny_punet(**kwargs):
     cfg = dict(
         type='PUNet',
         data_preprocessor=dict(
-            type='SegDataPreProcessor', mean=[127.5], std=[127.5]),
+            type='SegDataPreProcessor',
+            mean=[127.5],
+            std=[127.5],
+            size_divisor=2),
         backbone=dict(type='PUNetEncoder', **TINY),
         decoder=dict(
             type='PUNetDecoder',
@@ -152,3 +155,37 @@ def test_phase2_prompting_trains_only_the_new_class(tmp_path):
     # Every pool and bias has the class: 18 blocks' pools and biases, the
     # head's pool, 18 shared projections.
     assert len(changed) == 18 * 3 + 1
+
+
+def test_phase1_losses_with_teacher_and_student_views():
+    torch.manual_seed(0)
+    model = tiny_punet(
+        cpa_loss=dict(type='ContrastivePrototypeLoss', loss_weight=1e-2),
+        student_sizes=((24, 24), (16, 16)))
+    teacher_before = [p.clone() for p in model.teacher.parameters()]
+    optim = build_optim_wrapper(
+        model,
+        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-2)))
+    data = dict(
+        inputs=[torch.randint(0, 255, (1, 32, 32), dtype=torch.uint8)] * 2,
+        data_samples=samples([1, 3]))
+    model.train()
+    # The teacher starts as a copy: the first update cannot move it.
+    model.train_step(data, optim)
+    log = model.train_step(data, optim)
+    assert {'loss_focal_s0', 'loss_focal_s1', 'loss_cpa_s0',
+            'loss_cpa_s1'} <= set(log)
+    assert all(torch.isfinite(v) for v in log.values())
+    # The teacher moved towards the trained student (EMA before each step),
+    # and is not trained by the optimizer.
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(teacher_before, model.teacher.parameters()))
+    assert not any(p.requires_grad for p in model.teacher.parameters())
+    # The student views: even offsets, coordinates follow crops and flips.
+    image = torch.arange(32 * 32, dtype=torch.float32).view(1, 1, 32, 32)
+    for view, mask, coords in model._student_views(
+            image, torch.zeros(1, 32, 32, dtype=torch.long)):
+        ys, xs = coords[0, 0].long(), coords[0, 1].long()
+        torch.testing.assert_close(view[0, 0], image[0, 0][ys, xs])
+        assert int(coords[0, 0].min()) % 2 == 0
