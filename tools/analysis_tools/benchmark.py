@@ -63,9 +63,10 @@ from mmengine.runner import Runner
 from mmengine.structures import PixelData
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
+from mmvlsm.models.segmentors import TextPromptedSegmentor
 from mmvlsm.registry import task_registries
 from mmvlsm.utils.launch import (AMP_DTYPES, add_cfg_options_args,
-                                 config_scope, config_task, load_config)
+                                 config_scope, load_config)
 
 PROMPTS = ('one medium yellow round polyp located in right of the image',
            'polyp', 'skin melanoma', 'foot ulcer')
@@ -169,17 +170,23 @@ def pack_pipeline(cfg: Config) -> Compose:
     return Compose(steps or [dict(type='PackVLSMInputs')])
 
 
-def synthetic_batch(pipeline: Compose, batch_size: int, size: int) -> dict:
+def synthetic_batch(pipeline: Compose,
+                    batch_size: int,
+                    size: int,
+                    channels: int = 3) -> dict:
     """A batch as the dataloader gives it: one stacked uint8 image tensor
     and data samples. Segmentation: ``SegDataSample`` s holding the
-    prompt's tokens and a mask; classification (a ``PackInputs``
-    pipeline): ``DataSample`` s with a label (cycling over 3 classes) and a
-    slide id."""
+    prompt's tokens (or, for PUNet, an active class) and a mask;
+    classification (a ``PackInputs`` pipeline): ``DataSample`` s with a
+    label (cycling over 3 classes) and a slide id."""
     generator = torch.Generator().manual_seed(0)
     items = []
     for i in range(batch_size):
         img = torch.randint(
-            0, 256, (size, size, 3), generator=generator, dtype=torch.uint8)
+            0,
+            256, (size, size, channels),
+            generator=generator,
+            dtype=torch.uint8)
         items.append(
             pipeline(
                 dict(
@@ -187,6 +194,7 @@ def synthetic_batch(pipeline: Compose, batch_size: int, size: int) -> dict:
                     img_shape=(size, size),
                     ori_shape=(size, size),
                     text=PROMPTS[i % len(PROMPTS)],
+                    active_class=1 + i % 3,
                     gt_label=i % 3,
                     slide_id=f'slide{i // 4}')))
     batch = default_collate(items)
@@ -197,11 +205,18 @@ def synthetic_batch(pipeline: Compose, batch_size: int, size: int) -> dict:
     return batch
 
 
+def image_channels(cfg: Config) -> int:
+    """Channels of the model's images: its data preprocessor's ``mean``
+    length (1 for PUNet's CT), else 3."""
+    mean = (cfg.model.get('data_preprocessor') or {}).get('mean')
+    return len(mean) if mean else 3
+
+
 def build_model(cfg: Config, device: torch.device) -> torch.nn.Module:
     """The config's model, from the registries of its task."""
     init_default_scope(config_scope(cfg))
-    return task_registries(config_scope(cfg)).MODELS.build(cfg.model).to(
-        device)
+    return task_registries(config_scope(cfg)).MODELS.build(
+        cfg.model).to(device)
 
 
 def synchronize(device: torch.device) -> None:
@@ -436,7 +451,8 @@ def compare(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
     is reported, so that drifts of the machine's speed (frequency, other
     processes) hit both alike.
     """
-    batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
+    batch = synthetic_batch(
+        pack_pipeline(cfg), args.batch_size, size, image_channels(cfg))
     optim_cfg = amp_optim_cfg(cfg, args)
     runs: Dict[str, List[dict]] = dict(
         mm_train=[], mm_test=[], plain_train=[], plain_test=[])
@@ -478,7 +494,8 @@ def sweep(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
           f'{"train MiB":>12}{"test MiB":>11}')
     rows = []
     for batch_size in args.batch_sizes:
-        batch = synthetic_batch(pipeline, batch_size, size)
+        batch = synthetic_batch(pipeline, batch_size, size,
+                                image_channels(cfg))
         train, test = measure_mmvlsm(model, batch, optim_cfg, args, device)
         row = dict(
             batch_size=batch_size,
@@ -524,7 +541,8 @@ def compare_models(configs: List[Tuple[str, Config]], args: argparse.Namespace,
     for name, (_, cfg) in zip(names, configs):
         model = build_model(cfg, device)
         size = input_size(cfg)
-        batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
+        batch = synthetic_batch(
+            pack_pipeline(cfg), args.batch_size, size, image_channels(cfg))
         train, test = measure_mmvlsm(model, batch, amp_optim_cfg(cfg, args),
                                      args, device)
         params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -574,7 +592,8 @@ def print_profile(model: torch.nn.Module, cfg: Config,
     if device.type == 'cuda':
         activities.append(ProfilerActivity.CUDA)
         sort_by = 'self_cuda_time_total'
-    batch = synthetic_batch(pack_pipeline(cfg), args.batch_size, size)
+    batch = synthetic_batch(
+        pack_pipeline(cfg), args.batch_size, size, image_channels(cfg))
     optim_wrapper = build_optim_wrapper(model, amp_optim_cfg(cfg, args))
     model.train()
 
@@ -628,13 +647,13 @@ def main() -> None:
         return
     if args.data:
         time_dataloader(cfg, args)
+    model = build_model(cfg, device)
     comparing = not (args.profile or args.batch_sizes)
-    if comparing and config_task(cfg) != 'segmentation':
+    if comparing and not isinstance(model, TextPromptedSegmentor):
         raise ValueError(
             'the plain PyTorch comparison is written for text-prompted '
-            f'segmentors; for the classifier of {args.config} use --against, '
-            '--batch-sizes or --profile')
-    model = build_model(cfg, device)
+            f'segmentors; for the {type(model).__name__} of {args.config} '
+            'use --against, --batch-sizes or --profile')
     if args.profile:
         print_profile(model, cfg, args, size, device)
     elif args.batch_sizes:

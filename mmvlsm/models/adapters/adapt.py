@@ -8,6 +8,11 @@ A segmentor's ``adapt_cfg`` (see
     adapt_cfg = dict(
         # optional: host weights from a checkpoint (e.g. a converted CRIS)
         host_checkpoint=None,
+        # optional: modules of the model that the host checkpoint does not
+        # have (a new head, adapters built into blocks); they keep their
+        # init, and the checkpoint's weights under them are not used.
+        # Entries as in `trainable`.
+        new_modules=[],
         # host modules (name prefixes) that still train, e.g. ['decoder'],
         # or parameters by regular expression ('re:' + pattern, matched
         # against whole parameter names, e.g. r're:.*\.prompts\.4')
@@ -35,7 +40,8 @@ from torch.utils.checkpoint import checkpoint
 
 from mmvlsm.registry import MODELS
 
-ADAPT_CFG_KEYS = ('host_checkpoint', 'trainable', 'adapters', 'checkpoint')
+ADAPT_CFG_KEYS = ('host_checkpoint', 'new_modules', 'trainable', 'adapters',
+                  'checkpoint')
 
 
 def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
@@ -43,8 +49,9 @@ def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
 
     Args:
         model (nn.Module): The host segmentor, built and with its weights.
-        adapt_cfg (dict): ``host_checkpoint``, ``trainable``,
-            ``adapters`` and ``checkpoint``, see the module docstring.
+        adapt_cfg (dict): ``host_checkpoint``, ``new_modules``,
+            ``trainable``, ``adapters`` and ``checkpoint``, see the module
+            docstring.
 
     Returns:
         nn.ModuleList: The built adapter configs, in order; the segmentor
@@ -55,7 +62,10 @@ def adapt_model(model: nn.Module, adapt_cfg: dict) -> nn.ModuleList:
         raise ValueError(f'Unknown adapt_cfg keys {sorted(unknown)}; '
                          f'expected {ADAPT_CFG_KEYS}.')
     if adapt_cfg.get('host_checkpoint'):
-        _load_host(model, adapt_cfg['host_checkpoint'])
+        _load_host(model, adapt_cfg['host_checkpoint'],
+                   adapt_cfg.get('new_modules', []))
+    elif adapt_cfg.get('new_modules'):
+        raise ValueError('adapt_cfg.new_modules needs a host_checkpoint.')
     model.requires_grad_(False)
     inserters = nn.ModuleList(
         MODELS.build(cfg) for cfg in adapt_cfg.get('adapters', []))
@@ -78,10 +88,9 @@ def _make_trainable(model: nn.Module, entry: str) -> None:
     ``'re:'`` pattern matches in full; an entry matching nothing is an
     error."""
     if entry.startswith('re:'):
-        pattern = re.compile(entry[3:])
         matched = [
             param for name, param in model.named_parameters()
-            if pattern.fullmatch(name)
+            if _matches(entry, name)
         ]
         if not matched:
             raise ValueError(
@@ -125,13 +134,35 @@ def _checkpointed(module: nn.Module, forward, *args, **kwargs):
     return forward(*args, **kwargs)
 
 
-def _load_host(model: nn.Module, path: str) -> None:
-    """Load a full checkpoint of the host (every key must fit)."""
+def _load_host(model: nn.Module, path: str,
+               new_modules: Iterable[str] = ()) -> None:
+    """Load a full checkpoint of the host: every key must fit, but those of
+    ``new_modules`` (module prefixes or ``'re:'`` parameter patterns)."""
     from mmvlsm.models.utils import load_weights_exactly
     from mmvlsm.utils import load_from_local
     checkpoint = load_from_local(path, 'cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
-    load_weights_exactly(model, state_dict, path)
+    new_keys = set()
+    for entry in new_modules:
+        matched = {key for key in model.state_dict() if _matches(entry, key)}
+        if not matched:
+            raise ValueError(f'adapt_cfg.new_modules entry "{entry}" names '
+                             f'nothing of {type(model).__name__}.')
+        new_keys |= matched
+    state_dict = {
+        key: value
+        for key, value in state_dict.items() if not any(
+            _matches(entry, key) for entry in new_modules)
+    }
+    load_weights_exactly(model, state_dict, path, allow_missing=new_keys)
+
+
+def _matches(entry: str, key: str) -> bool:
+    """Whether a state-dict key falls under a ``trainable``/``new_modules``
+    entry: a module prefix, or ``'re:'`` and a full-match pattern."""
+    if entry.startswith('re:'):
+        return re.fullmatch(entry[3:], key) is not None
+    return key == entry or key.startswith(entry + '.')
 
 
 def trained_state_keys(model: nn.Module) -> Set[str]:
