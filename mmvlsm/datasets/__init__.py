@@ -1,12 +1,16 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .medvlsm import MedVLSMDataset, load_medvlsm_annotations
+from .multiclass_slices import MultiClassSliceDataset, load_slice_annotations
 from .patch_classification import SlidePatchDataset, parse_patch_annotations
 from .samplers import ClassBalancedInfiniteSampler
-from .transforms import (LoadBinaryMask, LoadCheckedImageFromFile,
+from .transforms import (BinarizeActiveClass, LoadBinaryMask,
+                         LoadCheckedImageFromFile, RandomActiveClass,
                          TextAwareRandomFlip)
 
 __all__ = [
     'MedVLSMDataset', 'load_medvlsm_annotations', 'LoadBinaryMask',
     'LoadCheckedImageFromFile', 'TextAwareRandomFlip', 'SlidePatchDataset',
-    'parse_patch_annotations', 'ClassBalancedInfiniteSampler'
+    'parse_patch_annotations', 'ClassBalancedInfiniteSampler',
+    'MultiClassSliceDataset', 'load_slice_annotations', 'RandomActiveClass',
+    'BinarizeActiveClass'
 ]

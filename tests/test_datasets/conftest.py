@@ -48,6 +48,48 @@ def write_dataset(root, records, split='train', size=(8, 6)) -> str:
     return str(root)
 
 
+# Classes of the datasets written by `write_slices`.
+SLICE_CLASSES = ['background', 'liver', 'spleen', 'kidney']
+
+
+def write_slices(root,
+                 num_slices=3,
+                 classes=SLICE_CLASSES,
+                 split='train',
+                 size=(8, 6)):
+    """A dataset of ``num_slices`` slices of subject ``s1``.
+
+    Slice k holds class 1 in its left half and, from slice 1 on, class 2 in
+    the bottom-right corner; class 3 never appears.
+
+    Returns:
+        tuple: The dataset root (str) and the annotation content (dict).
+    """
+    w, h = size
+    for sub in ('images', 'masks', 'anns'):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    records = []
+    for k in range(num_slices):
+        mask = np.zeros((h, w), np.uint8)
+        mask[:, :w // 2] = 1
+        if k > 0:
+            mask[-2:, -2:] = 2
+        name = f's1_{k:03d}.png'
+        cv2.imwrite(
+            str(root / 'images' / name), np.full((h, w), 40 * k, np.uint8))
+        cv2.imwrite(str(root / 'masks' / name), mask)
+        records.append(
+            dict(
+                img_name=name,
+                mask_name=name,
+                subject='s1',
+                slice=k,
+                labels=[int(v) for v in np.unique(mask) if v]))
+    content = dict(metainfo=dict(classes=list(classes)), data_list=records)
+    (root / 'anns' / f'{split}.json').write_text(json.dumps(content))
+    return str(root), content
+
+
 @pytest.fixture(autouse=True)
 def mmvlsm_scope():
     """Build configs in mmvlsm's scope, as the runner does."""

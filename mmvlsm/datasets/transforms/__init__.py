@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from .active_class import BinarizeActiveClass, RandomActiveClass
 from .augmentations import TextAwareRandomFlip, swap_position_words
 from .formatting import PackVLSMInputs
 from .geometric import LetterBoxResize, RandomRot90
@@ -6,7 +7,8 @@ from .loading import LoadBinaryMask, LoadCheckedImageFromFile
 from .text import TokenizePrompt
 
 __all__ = [
-    'LetterBoxResize', 'LoadBinaryMask', 'LoadCheckedImageFromFile',
-    'PackVLSMInputs', 'RandomRot90', 'TextAwareRandomFlip', 'TokenizePrompt',
+    'BinarizeActiveClass', 'LetterBoxResize', 'LoadBinaryMask',
+    'LoadCheckedImageFromFile', 'PackVLSMInputs', 'RandomActiveClass',
+    'RandomRot90', 'TextAwareRandomFlip', 'TokenizePrompt',
     'swap_position_words'
 ]
