@@ -50,9 +50,10 @@ def _registry_lookup(registries):
     return table.get
 
 
-# The dataset type every config of a task uses.
+# The dataset types the configs of a task use (PUNet: multi-class slices).
 TASK_DATASETS = dict(
-    segmentation='MedVLSMDataset', classification='SlidePatchDataset')
+    segmentation=('MedVLSMDataset', 'MultiClassSliceDataset'),
+    classification=('SlidePatchDataset', ))
 
 
 # The parameter-efficient fine-tuning variants of CLIPSeg rd64-refined in
@@ -140,7 +141,7 @@ def test_config_types_are_registered(path):
             _types(cfg[key], registry_of, found, key)
     for hook in cfg.default_hooks.values():
         found.append((registries.HOOKS, hook['type']))
-    assert any(name == TASK_DATASETS[config_task(cfg)] for _, name in found)
+    assert any(name in TASK_DATASETS[config_task(cfg)] for _, name in found)
     for registry, name in found:
         if registry is not None:
             assert registry.get(name) is not None, \
@@ -580,3 +581,45 @@ def test_cite_configs_train_what_upstream_trains(name, tmp_path):
         model = classification.MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()
                if p.requires_grad) == trainable
+
+
+def test_one_cycle_checkpoint_loads_with_the_safe_loader(tmp_path):
+    # mmengine's OneCycleLR pickles its annealing method into checkpoints,
+    # which torch's weights_only loader refuses; mmvlsm's keeps plain data.
+    import torch
+    from mmengine.runner import save_checkpoint
+
+    from mmvlsm.registry import PARAM_SCHEDULERS
+    init_default_scope('mmvlsm')
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([param], lr=1e-3)
+    scheduler = PARAM_SCHEDULERS.build(
+        dict(
+            type='OneCycleLR',
+            eta_max=1e-3,
+            total_steps=100,
+            pct_start=0.1,
+            div_factor=20.0,
+            final_div_factor=1.0,
+            by_epoch=False),
+        default_args=dict(optimizer=optimizer))
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    path = tmp_path / 'ckpt.pth'
+    save_checkpoint({'param_schedulers': [scheduler.state_dict()]}, str(path))
+    state = torch.load(path, weights_only=True)['param_schedulers'][0]
+    assert 'anneal_func' not in state
+    restored = PARAM_SCHEDULERS.build(
+        dict(
+            type='OneCycleLR',
+            eta_max=1e-3,
+            total_steps=100,
+            pct_start=0.1,
+            div_factor=20.0,
+            final_div_factor=1.0,
+            by_epoch=False),
+        default_args=dict(optimizer=torch.optim.AdamW([param], lr=1e-3)))
+    restored.load_state_dict(state)
+    assert restored.last_step == scheduler.last_step
+    assert restored.anneal_func is scheduler.anneal_func

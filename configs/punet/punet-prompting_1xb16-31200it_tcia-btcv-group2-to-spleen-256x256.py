@@ -16,9 +16,9 @@ model = dict(
     adapt_cfg=dict(
         host_checkpoint=host_checkpoint,
         trainable=[
-            rf're:.*\.prompts\.{new_class}',
-            rf're:.*\.prompt_embeddings\.{new_class}',
-            r're:.*\.prompt_weights'
+            rf're:(backbone|decoder|head)\..*\.prompts\.{new_class}',
+            rf're:(backbone|decoder)\..*\.prompt_embeddings\.{new_class}',
+            r're:(backbone|decoder)\..*\.prompt_weights'
         ]))
 train_dataloader = dict(dataset=dict(active_classes=[new_class]))
 val_dataloader = dict(dataset=dict(active_classes=[new_class]))

@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .hooks import VLSMVisualizationHook
+from .schedulers import OneCycleLR
 
-__all__ = ['VLSMVisualizationHook']
+__all__ = ['OneCycleLR', 'VLSMVisualizationHook']

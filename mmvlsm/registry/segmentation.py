@@ -96,7 +96,7 @@ PARAM_SCHEDULERS = Registry(
     'parameter scheduler',
     scope=SCOPE,
     parent=MMSEG_PARAM_SCHEDULERS,
-    locations=['mmseg.engine.schedulers'])
+    locations=['mmvlsm.engine.schedulers', 'mmseg.engine.schedulers'])
 
 METRICS = Registry(
     'metric',

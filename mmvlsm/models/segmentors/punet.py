@@ -105,6 +105,9 @@ class PUNet(BaseSegmentor):
                     backbone=copy.deepcopy(self.backbone),
                     decoder=copy.deepcopy(self.decoder)))
             self.teacher.requires_grad_(False)
+        # mmseg's postprocess_result resizes with it (the head upsamples
+        # with align_corners=False too).
+        self.align_corners = False
         self.train_cfg = train_cfg or {}
         self.test_cfg = test_cfg or {}
         self.adapt_cfg = adapt_cfg
