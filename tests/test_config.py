@@ -623,3 +623,38 @@ def test_one_cycle_checkpoint_loads_with_the_safe_loader(tmp_path):
     restored.load_state_dict(state)
     assert restored.last_step == scheduler.last_step
     assert restored.anneal_func is scheduler.anneal_func
+
+
+# PUNet's phase-2 variants on TCIA/BTCV (new class 1), trainable parameters
+# of the full-size model: the reference's 57,344 per class for prompting,
+# ~23K body biases and norms, the 130-parameter linear probe, the ~2.95M
+# decoder body, ~325K adapters.
+PUNET_VARIANTS = {
+    'prompting': 57_344,
+    'bias-prompting': 57_344 + 23_200,
+    'fixed': 130,
+    'decoder': 130 + 2_948_512,
+    'bias': 130 + 23_200,
+    'adapter': 130 + 324_896,
+}
+
+
+def test_punet_adaptation_variants_train_what_upstream_trains(tmp_path):
+    import torch
+    init_default_scope('mmvlsm')
+    phase1 = Config.fromfile(
+        osp.join(REPO, 'configs', 'punet',
+                 'punet-meta-self_1xb16-124800it_tcia-btcv-group2-256x256.py'))
+    host = tmp_path / 'phase1.pth'
+    torch.save({'state_dict': MODELS.build(phase1.model).state_dict()}, host)
+    for variant, trainable in PUNET_VARIANTS.items():
+        cfg = Config.fromfile(
+            osp.join(
+                REPO, 'configs', 'punet', f'punet-{variant}_1xb16-31200it_'
+                'tcia-btcv-group2-to-spleen-256x256.py'))
+        cfg.model.adapt_cfg.host_checkpoint = str(host)
+        model = MODELS.build(cfg.model)
+        assert sum(p.numel() for p in model.parameters()
+                   if p.requires_grad) == trainable, variant
+        # The EMA teacher never trains.
+        assert not any(p.requires_grad for p in model.teacher.parameters())

@@ -152,11 +152,14 @@ def train_pipeline(cfg: Config) -> List[dict]:
 
 def input_size(cfg: Config) -> int:
     """The side of the model input: the train pipeline's ``Resize`` or
-    ``LetterBoxResize`` scale, else the backbone's ``img_size``."""
+    ``LetterBoxResize`` scale or ``RandomCrop`` size, else the backbone's
+    ``img_size``."""
     for step in train_pipeline(cfg):
         if step['type'] in RESIZES and step.get('scale'):
             scale = step['scale']
             return scale if isinstance(scale, int) else scale[0]
+        if step['type'] == 'RandomCrop':  # PUNet's crops of full slices
+            return step['crop_size'][0]
     img_size = (cfg.model.get('backbone') or {}).get('img_size')
     if isinstance(img_size, int):
         return img_size
