@@ -226,3 +226,38 @@ def test_classifiers_side_by_side(tmp_path):
         [sys.executable, BENCHMARK, str(tmp_path / 'cite.py')] + FAST,
         expect_fail=True)
     assert 'written for text-prompted segmentors' in log
+
+
+def test_punet_phases_side_by_side(tmp_path):
+    # Phase 1 (focal + contrastive losses, EMA teacher, two student views)
+    # next to phase 2 prompting, whose host is phase 1's weights.
+    import mmvlsm  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmvlsm.registry import MODELS
+    phase1 = osp.join(REPO, 'configs', 'punet',
+                      'punet-tiny-meta-self_1xb8-200it_toy-organs-64x64.py')
+    phase2 = osp.join(REPO, 'configs', 'punet',
+                      'punet-tiny-prompting_1xb8-100it_toy-organs-64x64.py')
+    init_default_scope('mmvlsm')
+    host = tmp_path / 'phase1.pth'
+    torch.save({
+        'state_dict':
+        MODELS.build(Config.fromfile(phase1).model).state_dict()
+    }, host)
+    (tmp_path / 'phase2.py').write_text(
+        f'_base_ = [{phase2!r}]\n'
+        f'model = dict(adapt_cfg=dict(host_checkpoint={str(host)!r}))\n')
+    log = run_tool([
+        sys.executable, BENCHMARK, phase1, '--against',
+        str(tmp_path / 'phase2.py'), '--batch-size', '2'
+    ] + FAST)
+    rows = {
+        line.split()[0]: line.split()
+        for line in log.splitlines() if line.startswith(('punet-', 'phase2'))
+    }
+    # input (the crop), trainable M: every prompt of phase 1, then the new
+    # class's 14,592 parameters.
+    assert rows['punet-tiny-meta-self_1xb8-200it_toy-organs-64x64'][1] == '48'
+    assert rows['phase2'][3] == '0.015'

@@ -12,6 +12,18 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmvlsm.registry import MODELS
 from ..adapters import adapt_model, keep_trained_state, trained_state_keys
 
+# PUNet's student augmentations (2D): flips, RandAffine (p 0.8, rotation
+# 0.4 rad, scale +-25 %, shear 0.025), coarse dropout (p 0.1), intensity
+# shift (p 0.1).
+STUDENT_AUGMENT = dict(
+    flip=True,
+    affine_prob=0.8,
+    rotate=0.4,
+    scale=0.25,
+    shear=0.025,
+    dropout_prob=0.1,
+    intensity_prob=0.1)
+
 
 @MODELS.register_module()
 class PUNet(BaseSegmentor):
@@ -55,8 +67,16 @@ class PUNet(BaseSegmentor):
         student_sizes (Sequence[tuple[int, int]]): Crops of the input
             seen by the students when ``cpa_loss`` is on (PUNet 2D: 224 and
             160 from a 256 crop). Defaults to ((224, 224), (160, 160)).
-        student_flip (bool): Also flip each student view at random (the
-            coordinates follow). Defaults to True.
+        student_augment (dict, optional): Augmentations of each student
+            view after its crop, drawn per sample: ``flip`` (random
+            horizontal and vertical flips), ``affine_prob`` with
+            ``rotate`` (radians), ``scale`` (relative, per axis) and
+            ``shear`` (PUNet's in-plane ``RandAffine``, reflection
+            padding), ``dropout_prob`` (1-3 holes of 5-20 px filled with
+            noise) and ``intensity_prob`` (a shift by up to 0.25 of the
+            view's standard deviation). The coordinates follow the flips
+            and the affine warp. Defaults to PUNet's student values;
+            None: crops only.
         momentum (float): EMA momentum of the teacher, ``teacher = tau *
             teacher + (1 - tau) * student`` before every step. Defaults to
             0.99.
@@ -76,7 +96,7 @@ class PUNet(BaseSegmentor):
                  cpa_loss: OptConfigType = None,
                  student_sizes: Sequence[Tuple[int, int]] = ((224, 224),
                                                              (160, 160)),
-                 student_flip: bool = True,
+                 student_augment: Optional[dict] = STUDENT_AUGMENT,
                  momentum: float = 0.99,
                  adapt_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -96,7 +116,7 @@ class PUNet(BaseSegmentor):
             persistent=False)
         self.cpa_loss = MODELS.build(cpa_loss) if cpa_loss else None
         self.student_sizes = [tuple(size) for size in student_sizes]
-        self.student_flip = student_flip
+        self.student_augment = dict(student_augment or {})
         self.momentum = momentum
         if self.cpa_loss is not None:
             # The EMA teacher: encoder and decoder, never trained directly.
@@ -221,10 +241,11 @@ class PUNet(BaseSegmentor):
 
     def _student_views(self, inputs: Tensor,
                        target: Tensor) -> List[Tuple[Tensor, Tensor, Tensor]]:
-        """Random crops (and flips) of the batch with their coordinates.
+        """Augmented crops of the batch with their coordinates.
 
-        Crop offsets are even, so that the students' half-resolution
-        embedding pixels fall on the teacher's.
+        Each student crops the batch at even offsets (so that, before any
+        warp, its half-resolution embedding pixels fall on the teacher's),
+        then applies ``student_augment``.
 
         Returns:
             list[tuple[Tensor, Tensor, Tensor]]: Per student, images
@@ -238,17 +259,35 @@ class PUNet(BaseSegmentor):
             h, w = min(size[0], height), min(size[1], width)
             top = 2 * int(torch.randint(0, (height - h) // 2 + 1, ()))
             left = 2 * int(torch.randint(0, (width - w) // 2 + 1, ()))
-            crop = (slice(top, top + h), slice(left, left + w))
-            image, mask = inputs[..., crop[0], crop[1]], target[..., crop[0],
-                                                                crop[1]]
-            coord = grid[..., crop[0], crop[1]]
-            if self.student_flip:
-                for dim in (-1, -2):
-                    if bool(torch.rand(()) < 0.5):
-                        image, mask, coord = (image.flip(dim), mask.flip(dim),
-                                              coord.flip(dim))
-            views.append((image, mask, coord))
+            rows, cols = slice(top, top + h), slice(left, left + w)
+            views.append(
+                self._augment(inputs[..., rows, cols], target[..., rows, cols],
+                              grid[..., rows, cols]))
         return views
+
+    def _augment(self, image: Tensor, mask: Tensor,
+                 coord: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """``student_augment`` on one view, per sample."""
+        aug = self.student_augment
+        b = image.shape[0]
+        if aug.get('flip'):
+            for dim in (-1, -2):
+                flip = torch.rand(b, device=image.device) < 0.5
+                image, mask, coord = (
+                    torch.where(
+                        flip.view(-1, *[1] * (t.dim() - 1)), t.flip(dim), t)
+                    for t in (image, mask, coord))
+        if aug.get('affine_prob', 0) > 0:
+            image, mask, coord = _random_affine(image, mask, coord, aug)
+        if aug.get('dropout_prob', 0) > 0:
+            image = _coarse_dropout(image, aug['dropout_prob'])
+        if aug.get('intensity_prob', 0) > 0:
+            shift = torch.rand(b, 1, 1, 1, device=image.device) * 0.25
+            apply = torch.rand(
+                b, 1, 1, 1, device=image.device) < aug['intensity_prob']
+            std = image.flatten(1).std(dim=1).view(b, 1, 1, 1)
+            image = torch.where(apply, image + shift * std, image)
+        return image, mask, coord
 
     def predict(self,
                 inputs: Tensor,
@@ -264,6 +303,71 @@ class PUNet(BaseSegmentor):
                  data_samples: OptConfigType = None) -> Tensor:
         classes = self.active_classes(data_samples, inputs.device)
         return self.segment(inputs, classes)
+
+
+def _random_affine(image: Tensor, mask: Tensor, coord: Tensor,
+                   aug: dict) -> Tuple[Tensor, Tensor, Tensor]:
+    """Warp each sample (with probability ``affine_prob``) by a random
+    rotation, per-axis scale and shear about the view's centre; images and
+    coordinates are sampled bilinearly, masks by nearest neighbour, all
+    with reflection padding, so every pixel keeps the coordinates of the
+    place it shows."""
+    b, _, h, w = image.shape
+    device = image.device
+
+    def uniform(limit: float) -> Tensor:
+        return (torch.rand(b, device=device) * 2 - 1) * limit
+
+    angle = uniform(aug.get('rotate', 0.0))
+    scale_x = 1 + uniform(aug.get('scale', 0.0))
+    scale_y = 1 + uniform(aug.get('scale', 0.0))
+    shear = uniform(aug.get('shear', 0.0))
+    cos, sin = angle.cos(), angle.sin()
+    # Output pixel offset (x, y) from the centre -> input pixel offset.
+    matrix = torch.stack([
+        torch.stack([cos * scale_x, -sin * scale_y + shear], dim=-1),
+        torch.stack([sin * scale_x, cos * scale_y], dim=-1)
+    ],
+                         dim=1)
+    keep = torch.rand(b, device=device) >= aug['affine_prob']
+    matrix = torch.where(keep[:, None, None],
+                         torch.eye(2, device=device).expand(b, 2, 2), matrix)
+    # In affine_grid's normalised coordinates: S^-1 M S, S = diag(w/2, h/2).
+    half = torch.tensor([w / 2, h / 2], device=device)
+    theta = torch.zeros(b, 2, 3, device=device)
+    theta[:, :, :2] = matrix * half[None, None, :] / half[None, :, None]
+    grid = nn.functional.affine_grid(
+        theta, (b, 1, h, w), align_corners=False).to(image.dtype)
+
+    def warp(t: Tensor, mode: str) -> Tensor:
+        return nn.functional.grid_sample(
+            t,
+            grid.to(t.dtype),
+            mode=mode,
+            padding_mode='reflection',
+            align_corners=False)
+
+    return (warp(image, 'bilinear'), warp(mask[:, None].float(),
+                                          'nearest')[:, 0].long(),
+            warp(coord, 'bilinear'))
+
+
+def _coarse_dropout(image: Tensor, prob: float) -> Tensor:
+    """Fill 1-3 square holes of 5-20 px with noise in a ``prob`` share of
+    the samples (PUNet's coarse dropout of student views)."""
+    b, c, h, w = image.shape
+    out = image.clone()
+    low, high = float(image.min()), float(image.max())
+    for i in range(b):
+        if float(torch.rand(())) >= prob:
+            continue
+        for _ in range(int(torch.randint(1, 4, ()))):
+            side = int(torch.randint(5, 21, ()))
+            top = int(torch.randint(0, max(h - side, 0) + 1, ()))
+            left = int(torch.randint(0, max(w - side, 0) + 1, ()))
+            hole = out[i, :, top:top + side, left:left + side]
+            hole.uniform_(low, high)
+    return out
 
 
 def _pixel_grid(inputs: Tensor) -> Tensor:

@@ -183,9 +183,23 @@ def test_phase1_losses_with_teacher_and_student_views():
         for a, b in zip(teacher_before, model.teacher.parameters()))
     assert not any(p.requires_grad for p in model.teacher.parameters())
     # The student views: even offsets, coordinates follow crops and flips.
+    model.student_augment = dict(flip=True)
     image = torch.arange(32 * 32, dtype=torch.float32).view(1, 1, 32, 32)
     for view, mask, coords in model._student_views(
             image, torch.zeros(1, 32, 32, dtype=torch.long)):
         ys, xs = coords[0, 0].long(), coords[0, 1].long()
         torch.testing.assert_close(view[0, 0], image[0, 0][ys, xs])
         assert int(coords[0, 0].min()) % 2 == 0
+    # ... and the affine warp: on a linear ramp, every pixel of a warped
+    # view away from the reflected border shows the ramp at its coordinates.
+    model.student_augment = dict(affine_prob=1.0, rotate=0.4, scale=0.25)
+    ys, xs = torch.meshgrid(
+        torch.arange(32.), torch.arange(32.), indexing='ij')
+    ramp = (3 * ys + xs)[None, None].expand(4, 1, 32, 32)
+    for view, _, coords in model._student_views(
+            ramp, torch.zeros(4, 32, 32, dtype=torch.long)):
+        inside = ((coords > 1) & (coords < 30)).all(dim=1, keepdim=True)
+        expected = 3 * coords[:, :1] + coords[:, 1:]
+        assert inside.float().mean() > 0.3
+        torch.testing.assert_close(
+            view[inside], expected[inside], rtol=0, atol=1e-3)
