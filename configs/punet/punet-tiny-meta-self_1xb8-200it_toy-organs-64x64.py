@@ -20,8 +20,9 @@ model = dict(
     additive_alpha=[0., 0., 2., 3., 3.],
     student_sizes=((40, 40), (32, 32)),
     # Crops and flips only: 200 iterations are too few for PUNet's full
-    # student augmentation (affine warps, dropout, intensity).
-    student_augment=dict(flip=True))
+    # augmentation of the views (affine warps, dropout, intensity).
+    student_augment=dict(flip=True),
+    teacher_augment=None)
 data_root = 'data/toy_organs'
 train_pipeline = [
     dict(type='LoadCheckedImageFromFile', color_type='grayscale'),

@@ -1,6 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .adapt import (adapt_model, keep_trained_state, parameter_table,
-                    trained_state_keys)
+from .adapt import (adapt_model, freeze_norm_statistics, keep_trained_state,
+                    parameter_table, trained_state_keys)
 from .adapter import Adapter
 from .inserters import (ActivationAdapters, EmbeddingAdapter, FeatureAdapters,
                         LoRA, ResidualAdapters, TextLayerAdapters)
@@ -8,5 +8,6 @@ from .inserters import (ActivationAdapters, EmbeddingAdapter, FeatureAdapters,
 __all__ = [
     'Adapter', 'ActivationAdapters', 'EmbeddingAdapter', 'FeatureAdapters',
     'LoRA', 'ResidualAdapters', 'TextLayerAdapters', 'adapt_model',
-    'keep_trained_state', 'parameter_table', 'trained_state_keys'
+    'freeze_norm_statistics', 'keep_trained_state', 'parameter_table',
+    'trained_state_keys'
 ]

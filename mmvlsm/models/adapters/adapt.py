@@ -36,6 +36,7 @@ from typing import Dict, Iterable, List, Set
 
 import torch
 import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
 from mmvlsm.registry import MODELS
@@ -151,8 +152,8 @@ def _load_host(model: nn.Module, path: str,
         new_keys |= matched
     state_dict = {
         key: value
-        for key, value in state_dict.items() if not any(
-            _matches(entry, key) for entry in new_modules)
+        for key, value in state_dict.items()
+        if not any(_matches(entry, key) for entry in new_modules)
     }
     load_weights_exactly(model, state_dict, path, allow_missing=new_keys)
 
@@ -219,6 +220,17 @@ def keep_trained_state(model: nn.Module, keys: Set[str]) -> None:
 
     model._register_state_dict_hook(drop_host)
     model._register_load_state_dict_pre_hook(fill_host, with_module=True)
+
+
+def freeze_norm_statistics(model: nn.Module) -> None:
+    """Put the batch norms of ``model`` with nothing to train in eval mode,
+    so an adapted host keeps the statistics it was loaded with; call it
+    from ``train()`` after the modes are set."""
+    for module in model.modules():
+        if isinstance(module,
+                      _BatchNorm) and not any(p.requires_grad
+                                              for p in module.parameters()):
+            module.eval()
 
 
 def parameter_table(model: nn.Module) -> List[Dict[str, object]]:

@@ -12,10 +12,10 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmvlsm.registry import MODELS
-from ..adapters import adapt_model, keep_trained_state, trained_state_keys
+from ..adapters import (adapt_model, freeze_norm_statistics,
+                        keep_trained_state, trained_state_keys)
 from ..utils import TokenizerConfig, build_tokenizer
 
 # The dims to flip to undo each ``RandomFlip`` direction on (1, H, W) maps.
@@ -200,10 +200,7 @@ class TextPromptedSegmentor(BaseSegmentor):
         as loaded."""
         super().train(mode)
         if mode and self.adapt_cfg is not None:
-            for module in self.modules():
-                if isinstance(module, _BatchNorm) and not any(
-                        p.requires_grad for p in module.parameters()):
-                    module.eval()
+            freeze_norm_statistics(self)
         return self
 
     @abstractmethod

@@ -7,10 +7,10 @@ import torch.nn as nn
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmvlsm.registry import MODELS
-from ..adapters import adapt_model, keep_trained_state, trained_state_keys
+from ..adapters import (adapt_model, freeze_norm_statistics,
+                        keep_trained_state, trained_state_keys)
 
 # PUNet's student augmentations (2D): flips, RandAffine (p 0.8, rotation
 # 0.4 rad, scale +-25 %, shear 0.025), coarse dropout (p 0.1), intensity
@@ -23,6 +23,9 @@ STUDENT_AUGMENT = dict(
     shear=0.025,
     dropout_prob=0.1,
     intensity_prob=0.1)
+# The teacher's view is augmented more weakly.
+TEACHER_AUGMENT = dict(
+    affine_prob=0.5, rotate=0.4, scale=0.1, shear=0.025, intensity_prob=0.1)
 
 
 @MODELS.register_module()
@@ -77,6 +80,9 @@ class PUNet(BaseSegmentor):
             view's standard deviation). The coordinates follow the flips
             and the affine warp. Defaults to PUNet's student values;
             None: crops only.
+        teacher_augment (dict, optional): The same for the teacher's view
+            of the whole input. Defaults to PUNet's weaker teacher values
+            (affine p 0.5, scale +-10 %, intensity p 0.1).
         momentum (float): EMA momentum of the teacher, ``teacher = tau *
             teacher + (1 - tau) * student`` before every step. Defaults to
             0.99.
@@ -97,6 +103,7 @@ class PUNet(BaseSegmentor):
                  student_sizes: Sequence[Tuple[int, int]] = ((224, 224),
                                                              (160, 160)),
                  student_augment: Optional[dict] = STUDENT_AUGMENT,
+                 teacher_augment: Optional[dict] = TEACHER_AUGMENT,
                  momentum: float = 0.99,
                  adapt_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -108,6 +115,8 @@ class PUNet(BaseSegmentor):
         self.backbone = MODELS.build(backbone)
         self.decoder = MODELS.build(decoder)
         self.head = MODELS.build(head)
+        if not seg_loss and not cpa_loss:
+            raise ValueError('PUNet needs seg_loss, cpa_loss or both.')
         self.seg_loss = MODELS.build(seg_loss) if seg_loss else None
         self.alpha = tuple(alpha)
         self.register_buffer(
@@ -117,6 +126,7 @@ class PUNet(BaseSegmentor):
         self.cpa_loss = MODELS.build(cpa_loss) if cpa_loss else None
         self.student_sizes = [tuple(size) for size in student_sizes]
         self.student_augment = dict(student_augment or {})
+        self.teacher_augment = dict(teacher_augment or {})
         self.momentum = momentum
         if self.cpa_loss is not None:
             # The EMA teacher: encoder and decoder, never trained directly.
@@ -141,10 +151,7 @@ class PUNet(BaseSegmentor):
         statistics stay (PUNet kept updating them)."""
         super().train(mode)
         if mode and self.adapt_cfg is not None:
-            for module in self.modules():
-                if isinstance(module, _BatchNorm) and not any(
-                        p.requires_grad for p in module.parameters()):
-                    module.eval()
+            freeze_norm_statistics(self)
         return self
 
     @staticmethod
@@ -221,12 +228,14 @@ class PUNet(BaseSegmentor):
                     logits, mask, self._class_weight(classes))
         if use_cpa:
             with torch.no_grad():
+                view, _, teacher_coords = self._augment(
+                    inputs, target, _pixel_grid(inputs), self.teacher_augment)
                 teacher = self.teacher['decoder'](self.teacher['backbone'](
-                    inputs, classes), classes)
+                    view, classes), classes)
             coords = [_embedding_coords(coord) for _, _, coord in views]
             for index, value in enumerate(
                     self.cpa_loss(embeddings, coords, teacher,
-                                  _embedding_coords(_pixel_grid(inputs)))):
+                                  _embedding_coords(teacher_coords))):
                 losses[f'{self.cpa_loss.loss_name}_s{index}'] = value
         return losses
 
@@ -262,13 +271,13 @@ class PUNet(BaseSegmentor):
             rows, cols = slice(top, top + h), slice(left, left + w)
             views.append(
                 self._augment(inputs[..., rows, cols], target[..., rows, cols],
-                              grid[..., rows, cols]))
+                              grid[..., rows, cols], self.student_augment))
         return views
 
-    def _augment(self, image: Tensor, mask: Tensor,
-                 coord: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """``student_augment`` on one view, per sample."""
-        aug = self.student_augment
+    @staticmethod
+    def _augment(image: Tensor, mask: Tensor, coord: Tensor,
+                 aug: dict) -> Tuple[Tensor, Tensor, Tensor]:
+        """Augment one view per sample (see ``student_augment``)."""
         b = image.shape[0]
         if aug.get('flip'):
             for dim in (-1, -2):

@@ -10,7 +10,7 @@ heterogeneous bias: a decomposed relative-position bias between image
 tokens, and a learned per-class, per-token bias for image-to-prompt
 attention.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -367,14 +367,3 @@ class PSWinBlock(nn.Module):
         if prompt is not None and num_prompts:
             bias[:, :, num_prompts:, :num_prompts] = prompt[:, :, None]
         return bias[:, None]
-
-
-def pswin_prompt_names(module: nn.Module, class_index: int) -> List[str]:
-    """Names of the parameters of ``module`` that belong to one class: its
-    prompts in every pool and its image-to-prompt bias embeddings."""
-    suffixes: Tuple[str, ...] = (f'prompts.{class_index}',
-                                 f'prompt_embeddings.{class_index}')
-    return [
-        name for name, _ in module.named_parameters()
-        if name.endswith(suffixes)
-    ]
