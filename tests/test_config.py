@@ -593,16 +593,16 @@ def test_one_cycle_checkpoint_loads_with_the_safe_loader(tmp_path):
     init_default_scope('mmvlsm')
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.AdamW([param], lr=1e-3)
+    one_cycle = dict(
+        type='OneCycleLR',
+        eta_max=1e-3,
+        total_steps=100,
+        pct_start=0.1,
+        div_factor=20.0,
+        final_div_factor=1.0,
+        by_epoch=False)
     scheduler = PARAM_SCHEDULERS.build(
-        dict(
-            type='OneCycleLR',
-            eta_max=1e-3,
-            total_steps=100,
-            pct_start=0.1,
-            div_factor=20.0,
-            final_div_factor=1.0,
-            by_epoch=False),
-        default_args=dict(optimizer=optimizer))
+        one_cycle, default_args=dict(optimizer=optimizer))
     for _ in range(3):
         optimizer.step()
         scheduler.step()
@@ -611,14 +611,7 @@ def test_one_cycle_checkpoint_loads_with_the_safe_loader(tmp_path):
     state = torch.load(path, weights_only=True)['param_schedulers'][0]
     assert 'anneal_func' not in state
     restored = PARAM_SCHEDULERS.build(
-        dict(
-            type='OneCycleLR',
-            eta_max=1e-3,
-            total_steps=100,
-            pct_start=0.1,
-            div_factor=20.0,
-            final_div_factor=1.0,
-            by_epoch=False),
+        one_cycle,
         default_args=dict(optimizer=torch.optim.AdamW([param], lr=1e-3)))
     restored.load_state_dict(state)
     assert restored.last_step == scheduler.last_step

@@ -5,9 +5,8 @@ import os.path as osp
 import random
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
-from mmengine.dataset import BaseDataset
-
 from mmvlsm.registry import DATASETS
+from .image_mask_dataset import ImageMaskDataset
 
 REQUIRED_FIELDS = ('img_name', 'mask_name', 'prompts')
 # p0 is the empty prompt in every medvlsm file; 'random' never picks it.
@@ -94,7 +93,7 @@ def load_medvlsm_annotations(path: str) -> List[dict]:
 
 
 @DATASETS.register_module()
-class MedVLSMDataset(BaseDataset):
+class MedVLSMDataset(ImageMaskDataset):
     """A split of a medvlsm-format dataset with one text prompt per sample.
 
     The layout is ``data_root/{anns/<split>.json, images/, masks/}``. Each
@@ -186,29 +185,20 @@ class MedVLSMDataset(BaseDataset):
                 override_prompt, str):
             raise ValueError('override_prompt must be a string or None, got '
                              f'{type(override_prompt).__name__}')
-        missing = {'img_path', 'seg_map_path'} - set(data_prefix)
-        if missing:
-            raise ValueError(f'data_prefix lacks {sorted(missing)}')
         self.prompt_type = prompt_type
         self.override_prompt = override_prompt
         self.prompt_seed = prompt_seed
-        self.dataset_name = dataset_name or osp.basename(
-            osp.abspath(data_root))
-        # The name is set after BaseDataset's metainfo parsing, which would
-        # read any string value as a file path if such a file existed.
         super().__init__(
-            ann_file=ann_file,
             data_root=data_root,
+            ann_file=ann_file,
             data_prefix=data_prefix,
-            indices=indices,
-            serialize_data=serialize_data,
+            dataset_name=dataset_name,
             pipeline=pipeline,
             test_mode=test_mode,
-            lazy_init=True,
-            max_refetch=max_refetch)
-        self._metainfo['dataset_name'] = self.dataset_name
-        if not lazy_init:
-            self.full_init()
+            lazy_init=lazy_init,
+            serialize_data=serialize_data,
+            max_refetch=max_refetch,
+            indices=indices)
 
     def _candidate_keys(self, prompts: dict) -> List[str]:
         """Keys ``prompt_type`` may choose from in a ``prompts`` dict."""

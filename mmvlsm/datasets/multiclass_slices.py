@@ -11,9 +11,8 @@ import json
 import os.path as osp
 from typing import Callable, List, Mapping, Optional, Sequence, Union
 
-from mmengine.dataset import BaseDataset
-
 from mmvlsm.registry import DATASETS
+from .image_mask_dataset import ImageMaskDataset
 
 REQUIRED_FIELDS = ('img_name', 'mask_name', 'subject', 'slice', 'labels')
 
@@ -101,7 +100,7 @@ def load_slice_annotations(path: str) -> dict:
 
 
 @DATASETS.register_module()
-class MultiClassSliceDataset(BaseDataset):
+class MultiClassSliceDataset(ImageMaskDataset):
     """2D slices with multi-class label maps, served one class at a time.
 
     The layout is ``data_root/{anns/<split>.json, images/, masks/}``; the
@@ -184,29 +183,20 @@ class MultiClassSliceDataset(BaseDataset):
                     'active_classes must be a non-empty list of distinct '
                     f'class indices, got {active_classes!r}')
             active_classes = list(active_classes)
-        missing = {'img_path', 'seg_map_path'} - set(data_prefix)
-        if missing:
-            raise ValueError(f'data_prefix lacks {sorted(missing)}')
         self.active_classes = active_classes
         self.expand_classes = expand_classes
-        self.dataset_name = dataset_name or osp.basename(
-            osp.abspath(data_root))
         super().__init__(
-            ann_file=ann_file,
-            metainfo=metainfo,
             data_root=data_root,
+            ann_file=ann_file,
             data_prefix=data_prefix,
-            indices=indices,
-            serialize_data=serialize_data,
+            dataset_name=dataset_name,
+            metainfo=metainfo,
             pipeline=pipeline,
             test_mode=test_mode,
-            lazy_init=True,
-            max_refetch=max_refetch)
-        # Set after BaseDataset's metainfo parsing, which would read a string
-        # value as a file path if such a file existed.
-        self._metainfo['dataset_name'] = self.dataset_name
-        if not lazy_init:
-            self.full_init()
+            lazy_init=lazy_init,
+            serialize_data=serialize_data,
+            max_refetch=max_refetch,
+            indices=indices)
 
     def _resolve_classes(self, classes: List[str]) -> List[int]:
         """Check ``active_classes`` (default: all foreground classes)."""
