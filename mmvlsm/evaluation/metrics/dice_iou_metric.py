@@ -17,8 +17,11 @@ from prettytable import PrettyTable
 from mmvlsm.registry import METRICS
 from mmvlsm.utils.paths import (move_to_output_names, output_keys, path_inside,
                                 safe_relative_path, write_partial)
+from .surface_distance import hd95_nsd
 
 METRIC_KEYS = ('mDice', 'mDice_std', 'mIoU', 'mIoU_std', 'gDice', 'gIoU')
+# Per-image surface metrics stored with surface_metrics=True.
+SURFACE_KEYS = ('HD95', 'NSD', 'HD95_mm')
 
 
 def dice_iou(intersect: np.ndarray, pred_area: np.ndarray,
@@ -76,6 +79,13 @@ class DiceIoUMetric(BaseMetric):
       pooled over all images, as mmseg's ``IoUMetric`` computes for the
       object class.
 
+    With ``surface_metrics``, each image also gets its HD95 and normalised
+    surface Dice (see :func:`~mmvlsm.evaluation.metrics.surface_distance.
+    hd95_nsd`, which also says how empty masks count): ``mHD95`` /
+    ``mHD95_std`` in pixels, ``mNSD`` / ``mNSD_std`` in percent at
+    ``nsd_tolerance`` pixels, and with ``pixel_spacing`` ``mHD95_mm`` /
+    ``mHD95_mm_std``.
+
     When the samples come from several ``dataset_name`` values (a pooled
     ``ConcatDataset``), every key is also reported per dataset as
     ``<dataset_name>/<key>``; a table with one row per dataset is logged in
@@ -98,6 +108,12 @@ class DiceIoUMetric(BaseMetric):
             directory must be shared. Existing files are overwritten; a
             warning is logged if ``output_dir`` is not empty. Defaults to
             None.
+        surface_metrics (bool): Also compute HD95 and NSD per image (on the
+            CPU; SciPy). Defaults to False.
+        nsd_tolerance (float): NSD's tolerance in pixels. Defaults to 2.0.
+        pixel_spacing (Sequence[float], optional): Pixel size (rows,
+            columns) in mm at the original resolution, when the dataset
+            has one: HD95 is then reported in mm as well. Defaults to None.
         collect_device (str): Device used to collect results from the ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix added to the metric names to tell
@@ -112,10 +128,19 @@ class DiceIoUMetric(BaseMetric):
 
     def __init__(self,
                  output_dir: Optional[str] = None,
+                 surface_metrics: bool = False,
+                 nsd_tolerance: float = 2.0,
+                 pixel_spacing: Optional[Sequence[float]] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if pixel_spacing is not None and not surface_metrics:
+            raise ValueError('pixel_spacing is used by surface_metrics only')
         self.output_dir = output_dir
+        self.surface_metrics = surface_metrics
+        self.nsd_tolerance = nsd_tolerance
+        self.pixel_spacing = (
+            tuple(pixel_spacing) if pixel_spacing is not None else None)
         self._num_written = 0
         if (output_dir is not None and is_main_process()
                 and osp.isdir(output_dir) and os.listdir(output_dir)):
@@ -160,6 +185,8 @@ class DiceIoUMetric(BaseMetric):
                              pred.sum(),
                              gt.sum()]))
             records.append(keys)
+            if self.surface_metrics:
+                records[-1].update(self._surface(pred, gt))
             if self.output_dir is not None:
                 # Named in `compute_metrics`, once every sample is known.
                 records[-1]['partial_file'] = write_partial(
@@ -177,6 +204,18 @@ class DiceIoUMetric(BaseMetric):
                 intersect=intersect, pred_area=pred_area, gt_area=gt_area)
             self.results.append(record)
 
+    def _surface(self, pred: torch.Tensor,
+                 gt: torch.Tensor) -> Dict[str, float]:
+        """HD95 (pixels, and mm with ``pixel_spacing``) and NSD (%) of one
+        image."""
+        pred_np, gt_np = pred.cpu().numpy(), gt.cpu().numpy()
+        hd95, nsd = hd95_nsd(pred_np, gt_np, tolerance=self.nsd_tolerance)
+        values = dict(HD95=hd95, NSD=nsd * 100)
+        if self.pixel_spacing is not None:
+            values['HD95_mm'] = hd95_nsd(pred_np, gt_np, self.pixel_spacing,
+                                         self.nsd_tolerance)[0]
+        return values
+
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the metrics from the per-image counts of all ranks.
 
@@ -193,45 +232,58 @@ class DiceIoUMetric(BaseMetric):
         dice, iou = dice_iou(*counts.T)
         names = np.array([r['dataset_name'] for r in results], dtype=object)
 
-        metrics = self._summarize(dice, iou, counts)
+        surface = {
+            key: np.array([r[key] for r in results], dtype=np.float64)
+            for key in SURFACE_KEYS if key in results[0]
+        }
+        metrics = self._summarize(dice, iou, counts, surface)
         dataset_names = list(dict.fromkeys(names))
         label = dataset_names[0] if len(dataset_names) == 1 else 'all'
         rows = [(label, len(results), metrics.copy())]
         if len(dataset_names) > 1:
             for name in dataset_names:
                 keep = names == name
-                subset = self._summarize(dice[keep], iou[keep], counts[keep])
+                subset = self._summarize(dice[keep], iou[keep], counts[keep], {
+                    key: values[keep]
+                    for key, values in surface.items()
+                })
                 rows.append((name, int(keep.sum()), subset))
                 metrics.update({f'{name}/{k}': v for k, v in subset.items()})
         self._log_table(rows)
 
         if self.output_dir is not None:
-            self._write_outputs(results, dice, iou)
+            self._write_outputs(results, dice, iou, list(surface))
         return metrics
 
     @staticmethod
-    def _summarize(dice: np.ndarray, iou: np.ndarray,
-                   counts: np.ndarray) -> Dict[str, float]:
-        """Per-image mean/std and pooled Dice/IoU, in percent."""
+    def _summarize(dice: np.ndarray, iou: np.ndarray, counts: np.ndarray,
+                   surface: Dict[str, np.ndarray]) -> Dict[str, float]:
+        """Per-image mean/std and pooled Dice/IoU, in percent, then the
+        per-image mean/std of each surface metric."""
         global_dice, global_iou = dice_iou(*counts.sum(axis=0))
         values = (dice.mean(), dice.std(), iou.mean(), iou.std(), global_dice,
                   global_iou)
-        return OrderedDict((key, float(value) * 100)
-                           for key, value in zip(METRIC_KEYS, values))
+        summary = OrderedDict((key, float(value) * 100)
+                              for key, value in zip(METRIC_KEYS, values))
+        for key, per_image in surface.items():
+            summary[f'm{key}'] = float(per_image.mean())
+            summary[f'm{key}_std'] = float(per_image.std())
+        return summary
 
     @staticmethod
     def _log_table(rows: List[Tuple[str, int, Dict[str, float]]]) -> None:
-        table = PrettyTable(field_names=('dataset', 'images') + METRIC_KEYS)
+        keys = list(rows[0][2])
+        table = PrettyTable(field_names=['dataset', 'images'] + keys)
         for name, num_images, values in rows:
             table.add_row([name, num_images] +
-                          [f'{values[key]:.2f}' for key in METRIC_KEYS])
+                          [f'{values[key]:.2f}' for key in keys])
         print_log(
             'per-image mean ± std (population) and pooled (g) Dice/IoU, '
             '%:\n' + table.get_string(),
             logger='current')
 
     def _write_outputs(self, results: List[dict], dice: np.ndarray,
-                       iou: np.ndarray) -> None:
+                       iou: np.ndarray, surface_keys: List[str]) -> None:
         """Name the saved masks and write ``per_image_metrics.csv``."""
         mkdir_or_exist(self.output_dir)
         names = move_to_output_names(self.output_dir,
@@ -241,12 +293,15 @@ class DiceIoUMetric(BaseMetric):
         with open(csv_file, 'w', newline='') as f:
             writer = csv.writer(f)
             writer.writerow(('mask_name', 'output_file', 'dataset_name',
-                             'prompt_key', 'text', 'dice', 'iou'))
+                             'prompt_key', 'text', 'dice', 'iou') +
+                            tuple(key.lower() for key in surface_keys))
             for record, name, d, i in zip(results, names, dice, iou):
-                writer.writerow(
-                    (record['mask_name'], name, record['dataset_name'],
-                     record['prompt_key'], record['text'], f'{d * 100:.4f}',
-                     f'{i * 100:.4f}'))
+                writer.writerow((record['mask_name'], name,
+                                 record['dataset_name'], record['prompt_key'],
+                                 record['text'], f'{d * 100:.4f}',
+                                 f'{i * 100:.4f}') +
+                                tuple(f'{record[key]:.4f}'
+                                      for key in surface_keys))
         print_log(
             f'predicted masks and {csv_file} saved to {self.output_dir}',
             logger='current')

@@ -271,3 +271,27 @@ def test_shape_mismatch_names_the_mask():
             ValueError, match=r'mask_1/p1_2CH_ED_gt\.png.*'
             r'\(4, 5\).*\(4, 6\)'):
         metric.process({}, [sample])
+
+
+def test_surface_metrics_per_image_and_in_the_csv(tmp_path):
+    # Column 1 vs column 3 of the GT: every border pixel 2 px away (HD95 2,
+    # NSD 100 % at 2 px), 1 mm with 0.5 mm columns; both empty: 0 and 100.
+    gt = _mask(*[(r, 1) for r in range(4)])
+    pred = _mask(*[(r, 3) for r in range(4)])
+    samples = [_sample(pred, gt, 'a.png'), _sample(EMPTY, EMPTY, 'b.png')]
+    with patch(PRINT_LOG) as log:
+        metrics = _evaluate(
+            samples,
+            surface_metrics=True,
+            pixel_spacing=(1.0, 0.5),
+            output_dir=str(tmp_path))
+    assert metrics['mHD95'] == pytest.approx(1.0)  # (2 + 0) / 2
+    assert metrics['mHD95_std'] == pytest.approx(1.0)
+    assert metrics['mHD95_mm'] == pytest.approx(0.5)
+    assert metrics['mNSD'] == pytest.approx(100.0)
+    assert 'mHD95' in log.call_args_list[0][0][0]
+    rows = _csv_rows(tmp_path)
+    assert rows[0]['hd95'] == '2.0000' and rows[0]['hd95_mm'] == '1.0000'
+    assert rows[1]['nsd'] == '100.0000'
+    with pytest.raises(ValueError, match='surface_metrics only'):
+        DiceIoUMetric(pixel_spacing=(1.0, 1.0))
