@@ -4,11 +4,11 @@ from .augmentations import TextAwareRandomFlip, swap_position_words
 from .formatting import PackVLSMInputs
 from .geometric import LetterBoxResize, RandomRot90
 from .loading import LoadBinaryMask, LoadCheckedImageFromFile
-from .text import TokenizePrompt
+from .text import ReplacePromptText, TokenizePrompt
 
 __all__ = [
     'BinarizeActiveClass', 'LetterBoxResize', 'LoadBinaryMask',
     'LoadCheckedImageFromFile', 'PackVLSMInputs', 'RandomActiveClass',
-    'RandomRot90', 'TextAwareRandomFlip', 'TokenizePrompt',
-    'swap_position_words'
+    'RandomRot90', 'ReplacePromptText', 'TextAwareRandomFlip',
+    'TokenizePrompt', 'swap_position_words'
 ]

@@ -1,6 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Tokenisation of the text prompt inside the data pipeline."""
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -102,3 +102,69 @@ class TokenizePrompt(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(tokenizer={self.tokenizer_cfg!r}, '
                 f'context_length={self.context_length})')
+
+
+@TRANSFORMS.register_module()
+class ReplacePromptText(BaseTransform):
+    """Replace the chosen prompt of listed samples by a given text.
+
+    Lets an analysis change the prompt of each record (shuffled across
+    records, attribute words corrupted, emptied) without rewriting the
+    annotation file. Put it first in the pipeline, or at least before every
+    transform that reads or edits the text (``TextAwareRandomFlip``,
+    ``TokenizePrompt``). Samples whose key is not in ``texts`` keep their
+    prompt; ``default`` (if given) replaces theirs.
+
+    Required Keys:
+
+    - text (str)
+    - the ``key`` field, e.g. mask_name (str)
+
+    Modified Keys:
+
+    - text
+
+    Args:
+        texts (dict[str, str]): New prompt of each sample, by the value of
+            its ``key`` field. Defaults to an empty dict.
+        key (str): Data info field identifying a sample; ``'mask_name'``
+            is unique per record of a medvlsm file even when an image has
+            several targets. Defaults to ``'mask_name'``.
+        default (str, optional): Text of the samples not in ``texts``;
+            None keeps their prompt. Defaults to None.
+    """
+
+    def __init__(self,
+                 texts: Optional[Dict[str, str]] = None,
+                 key: str = 'mask_name',
+                 default: Optional[str] = None) -> None:
+        texts = dict(texts or {})
+        bad = [k for k, v in texts.items() if not isinstance(v, str)]
+        if bad:
+            raise ValueError('ReplacePromptText texts must map to strings; '
+                             f'not so for {bad[:3]}')
+        if default is not None and not isinstance(default, str):
+            raise ValueError('ReplacePromptText default must be a string or '
+                             f'None, got {type(default).__name__}')
+        self.texts = texts
+        self.key = key
+        self.default = default
+
+    def transform(self, results: dict) -> dict:
+        """Set ``results['text']`` from ``texts`` or ``default``.
+
+        Raises:
+            KeyError: If ``results`` lacks the ``key`` field.
+        """
+        if self.key not in results:
+            raise KeyError(f'ReplacePromptText identifies samples by '
+                           f'{self.key!r}, which this sample lacks (it has '
+                           f'{sorted(results)})')
+        text = self.texts.get(results[self.key], self.default)
+        if text is not None:
+            results['text'] = text
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({len(self.texts)} texts, '
+                f'key={self.key!r}, default={self.default!r})')
