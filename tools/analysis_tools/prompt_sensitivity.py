@@ -57,7 +57,7 @@ from mmengine.logging import MMLogger
 from mmvlsm.apis import init_model
 from mmvlsm.datasets import MedVLSMDataset
 from mmvlsm.registry import DATASETS
-from mmvlsm.utils.launch import add_cfg_options_args, int_at_least
+from mmvlsm.utils.launch import add_cfg_options_args
 from mmvlsm.utils.paths import path_inside, write_atomic
 
 # zero_shot.py already checks configs, splits pooled test sets by dataset
@@ -119,18 +119,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'records of a dataset have)')
     parser.add_argument(
         '--seed', type=int, default=0, help='seed of the shuffling')
-    parser.add_argument(
-        '--batch-size',
-        type=int_at_least(1),
-        help='images per batch (default: the test_dataloader\'s)')
-    parser.add_argument(
-        '--num-workers',
-        type=int_at_least(0),
-        help='dataloader workers (default: the test_dataloader\'s)')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device to run on (default: cuda if available, else cpu)')
+    zero_shot.add_loader_args(parser)
     add_cfg_options_args(parser)
     parser.add_argument(
         '--quiet', action='store_true', help='no progress bars')

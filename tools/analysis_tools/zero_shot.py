@@ -111,6 +111,24 @@ class Cell:
     fingerprint: dict
 
 
+def add_loader_args(parser: argparse.ArgumentParser) -> None:
+    """``--batch-size``, ``--num-workers`` and ``--device`` of the tools
+    that evaluate a model over several datasets (this one and
+    ``prompt_sensitivity.py``)."""
+    parser.add_argument(
+        '--batch-size',
+        type=int_at_least(1),
+        help='images per batch (default: the test_dataloader\'s)')
+    parser.add_argument(
+        '--num-workers',
+        type=int_at_least(0),
+        help='dataloader workers (default: the test_dataloader\'s)')
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='device to run on (default: cuda if available, else cpu)')
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Score a pretrained text-prompted segmentor, without '
@@ -137,18 +155,7 @@ def parse_args() -> argparse.Namespace:
         metavar='KEY',
         help='prompt keys to evaluate (default: every key that all records '
         'of a dataset have, p0 p1 ... p10)')
-    parser.add_argument(
-        '--batch-size',
-        type=int_at_least(1),
-        help='images per batch (default: the test_dataloader\'s)')
-    parser.add_argument(
-        '--num-workers',
-        type=int_at_least(0),
-        help='dataloader workers (default: the test_dataloader\'s)')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device to run on (default: cuda if available, else cpu)')
+    add_loader_args(parser)
     parser.add_argument(
         '--save-masks',
         action='store_true',
