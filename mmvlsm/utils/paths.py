@@ -161,6 +161,24 @@ def output_names(samples: Sequence[dict], suffix: str = '.png') -> List[str]:
     return [names[identity] for identity in identities]
 
 
+def saved_mask_files(root: str, mask_names: Sequence[str]) -> List[str]:
+    """Where ``tools/test.py --out ROOT`` saved the masks of one dataset's
+    records (scored with one prompt each), by :func:`output_names`.
+
+    Args:
+        root (str): The ``--out`` folder.
+        mask_names (Sequence[str]): The records' ``mask_name``.
+
+    Returns:
+        list[str]: One path per record, in order.
+    """
+    samples = [
+        dict(dataset_name='', mask_name=name, prompt_key='', text='')
+        for name in mask_names
+    ]
+    return [osp.join(root, name) for name in output_names(samples)]
+
+
 def write_partial(root: str, image: np.ndarray, index: int) -> str:
     """Write a sample's file provisionally, until every name is known.
 

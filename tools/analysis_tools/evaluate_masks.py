@@ -35,7 +35,7 @@ from mmseg.structures import SegDataSample
 from mmvlsm.datasets import load_medvlsm_annotations
 from mmvlsm.datasets.transforms import LoadBinaryMask
 from mmvlsm.evaluation import DiceIoUMetric, dice_iou
-from mmvlsm.utils.paths import write_atomic
+from mmvlsm.utils.paths import saved_mask_files, write_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -69,11 +69,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def prediction_path(pred_dir: str, mask_name: str) -> str:
-    """Where the prediction of ``mask_name`` is: its name with ``.png``."""
-    return osp.join(pred_dir, osp.splitext(mask_name)[0] + '.png')
-
-
 def load_pair(pred_file: str, gt_file: str,
               missing_as_empty: bool) -> Tuple[np.ndarray, np.ndarray]:
     """The ground truth and the prediction, both 0/1 of the GT's size."""
@@ -92,9 +87,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     records = load_medvlsm_annotations(ann_file)
     if not records:
         sys.exit(f'evaluate_masks.py: {ann_file} has no records')
-    pred_files = [
-        prediction_path(args.pred_dir, r['mask_name']) for r in records
-    ]
+    pred_files = saved_mask_files(args.pred_dir,
+                                  [r['mask_name'] for r in records])
     missing = [f for f in pred_files if not osp.isfile(f)]
     if missing and not args.missing_as_empty:
         sys.exit(f'evaluate_masks.py: {len(missing)} of {len(records)} '

@@ -35,7 +35,7 @@ from mmvlsm.datasets import load_medvlsm_annotations
 from mmvlsm.datasets.transforms import LoadBinaryMask, LoadCheckedImageFromFile
 from mmvlsm.engine.hooks.visualization_hook import VLSMVisualizationHook
 from mmvlsm.evaluation import dice_iou
-from mmvlsm.utils.paths import write_atomic
+from mmvlsm.utils.paths import saved_mask_files, write_atomic
 
 CSV_NAME = 'per_image_metrics.csv'
 COLUMNS = ('image', 'ground truth', 'prediction')
@@ -122,10 +122,10 @@ def collect_rows(pred_dir: str, data_root: str, split: str,
 
     csv_file = osp.join(pred_dir, CSV_NAME)
     if not osp.isfile(csv_file):
+        files = saved_mask_files(pred_dir, list(records))
         return [
-            row(r, osp.join(pred_dir,
-                            osp.splitext(name)[0] + '.png'),
-                _prompt(r, prompt_key), None) for name, r in records.items()
+            row(r, pred_file, _prompt(r, prompt_key), None)
+            for pred_file, r in zip(files, records.values())
         ]
     rows = []
     with open(csv_file, newline='', encoding='utf-8') as f:

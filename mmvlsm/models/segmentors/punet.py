@@ -154,15 +154,22 @@ class PUNet(BaseSegmentor):
             freeze_norm_statistics(self)
         return self
 
-    @staticmethod
-    def active_classes(data_samples: SampleList, device) -> Tensor:
-        """(B, 1) active foreground class of every sample."""
+    def active_classes(self, metainfos: Sequence[dict], device) -> Tensor:
+        """(B, 1) active foreground class of every sample, from its
+        metainfo, checked against the prompt pools."""
         try:
-            classes = [int(s.metainfo['active_class']) for s in data_samples]
+            classes = [int(meta['active_class']) for meta in metainfos]
         except KeyError as error:
             raise KeyError(
                 'PUNet needs `active_class` in every data sample\'s metainfo '
                 '(pack it: PackVLSMInputs/PackSegInputs meta_keys)') from error
+        pool = len(self.backbone.levels[0].pswin.pools[0].prompts)
+        outside = sorted({c for c in classes if not 0 < c < pool})
+        if outside:
+            raise ValueError(
+                f'active_class {outside} outside the prompt pools, which hold '
+                f'classes 1..{pool - 1} (0 is the background): raise the '
+                'blocks\' and the head\'s num_classes')
         return torch.tensor(classes, device=device)[:, None]
 
     def embed(self, inputs: Tensor, classes: Tensor) -> Tensor:
@@ -187,10 +194,8 @@ class PUNet(BaseSegmentor):
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        classes = torch.tensor(
-            [int(meta['active_class']) for meta in batch_img_metas],
-            device=inputs.device)[:, None]
-        return self.segment(inputs, classes)
+        return self.segment(
+            inputs, self.active_classes(batch_img_metas, inputs.device))
 
     def _class_weight(self, classes: Tensor) -> Tensor:
         """(B, 2) focal-loss alpha of background and the active class."""
@@ -205,7 +210,8 @@ class PUNet(BaseSegmentor):
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Focal loss on the (student) views, plus CPA with ``cpa_loss``."""
-        classes = self.active_classes(data_samples, inputs.device)
+        classes = self.active_classes([s.metainfo for s in data_samples],
+                                      inputs.device)
         target = torch.stack([s.gt_sem_seg.data[0]
                               for s in data_samples]).long()
         use_cpa = self.cpa_loss is not None and self.cpa_loss.loss_weight > 0
@@ -310,7 +316,8 @@ class PUNet(BaseSegmentor):
     def _forward(self,
                  inputs: Tensor,
                  data_samples: OptConfigType = None) -> Tensor:
-        classes = self.active_classes(data_samples, inputs.device)
+        classes = self.active_classes([s.metainfo for s in data_samples],
+                                      inputs.device)
         return self.segment(inputs, classes)
 
 

@@ -203,3 +203,12 @@ def test_phase1_losses_with_teacher_and_student_views():
         assert inside.float().mean() > 0.3
         torch.testing.assert_close(
             view[inside], expected[inside], rtol=0, atol=1e-3)
+
+
+def test_active_class_outside_the_pools_is_named():
+    model = tiny_punet()
+    with pytest.raises(ValueError, match=r'active_class \[12\] outside'):
+        model.active_classes([dict(active_class=3), dict(active_class=12)],
+                             'cpu')
+    with pytest.raises(KeyError, match='needs `active_class`'):
+        model.active_classes([dict()], 'cpu')
