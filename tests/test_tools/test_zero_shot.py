@@ -8,6 +8,7 @@ import os.path as osp
 import shutil
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -145,6 +146,9 @@ def test_summary_matches_per_image_csvs_and_resumes(toy_root, pretrained_dir,
             f'{float(first["dice_std"]):.2f} |') in markdown
     assert '| toy_b | 12 |' in markdown and '| toy_c | 6 |' in markdown
     assert markdown in log.replace('\r', '')
+    # The plot: one panel (of equal height) per dataset.
+    plot = cv2.imread(str(work_dir / 'zero_shot.png'))
+    assert plot is not None and plot.shape[0] == 3 * 350
 
     # An interrupted cell (its CSV written, not its JSON) is the only one
     # computed again.

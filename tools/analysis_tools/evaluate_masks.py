@@ -46,6 +46,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--data-root', required=True, help='the dataset (anns/, masks/)')
     parser.add_argument('--split', default='test', help='annotation file')
     parser.add_argument(
+        '--mask-dir',
+        default='masks',
+        help='the split\'s masks, under --data-root (CAMUS test: masks/test)')
+    parser.add_argument(
         '--surface-metrics',
         action='store_true',
         help='also HD95 and normalised surface Dice')
@@ -100,7 +104,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         pixel_spacing=args.pixel_spacing)
     name = osp.basename(osp.abspath(args.data_root))
     for record, pred_file in zip(records, pred_files):
-        gt_file = osp.join(args.data_root, 'masks', record['mask_name'])
+        gt_file = osp.join(args.data_root, args.mask_dir, record['mask_name'])
         pred, gt = load_pair(pred_file, gt_file, args.missing_as_empty)
         sample = SegDataSample(
             metainfo=dict(

@@ -54,6 +54,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='the dataset (anns/, images/, '
         'masks/)')
     parser.add_argument('--split', default='test', help='annotation file')
+    parser.add_argument(
+        '--image-dir',
+        default='images',
+        help='the split\'s images, under --data-root (CAMUS test: '
+        'images/test)')
+    parser.add_argument(
+        '--mask-dir',
+        default='masks',
+        help='the split\'s masks, under --data-root (CAMUS test: masks/test)')
     parser.add_argument('--num', type=int, default=6, help='number of rows')
     parser.add_argument(
         '--sort',
@@ -85,16 +94,23 @@ def _prompt(record: dict, key: str) -> str:
     return text[0] if isinstance(text, list) and text else str(text or '')
 
 
-def collect_rows(pred_dir: str, data_root: str, split: str,
-                 prompt_key: str) -> List[dict]:
+def collect_rows(pred_dir: str,
+                 data_root: str,
+                 split: str,
+                 prompt_key: str,
+                 image_dir: str = 'images',
+                 mask_dir: str = 'masks') -> List[dict]:
     """The candidate rows, one per prediction.
 
     Args:
         pred_dir (str): Folder of predicted masks.
-        data_root (str): Dataset folder with ``anns/``, ``images/`` and
-            ``masks/``.
+        data_root (str): Dataset folder with ``anns/``, images and masks.
         split (str): Name of the annotation file in ``anns/``.
         prompt_key (str): Prompt shown when there is no csv.
+        image_dir (str): The split's images, under ``data_root``.
+            Defaults to ``'images'``.
+        mask_dir (str): The split's masks, under ``data_root``. Defaults
+            to ``'masks'``.
 
     Returns:
         list[dict]: Dicts with ``mask_name``, ``img_path``, ``gt_path``,
@@ -114,8 +130,8 @@ def collect_rows(pred_dir: str, data_root: str, split: str,
             dice: Optional[float]) -> dict:
         return dict(
             mask_name=record['mask_name'],
-            img_path=osp.join(data_root, 'images', record['img_name']),
-            gt_path=osp.join(data_root, 'masks', record['mask_name']),
+            img_path=osp.join(data_root, image_dir, record['img_name']),
+            gt_path=osp.join(data_root, mask_dir, record['mask_name']),
             pred_path=pred_path,
             text=text,
             dice=dice)
@@ -284,7 +300,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     try:
         rows = collect_rows(args.pred_dir, args.data_root, args.split,
-                            args.prompt_key)
+                            args.prompt_key, args.image_dir, args.mask_dir)
         if not rows:
             sys.exit(f'overlay_grid.py: no records in {args.data_root} '
                      f'split {args.split}')

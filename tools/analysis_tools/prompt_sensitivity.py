@@ -349,42 +349,6 @@ def markdown(rows: Sequence[dict], args: argparse.Namespace) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(rows: Sequence[dict], path: str) -> None:
-    """Bar chart of mDice per condition, grouped by prompt type."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    datasets = list(dict.fromkeys(row['dataset'] for row in rows))
-    fig, axes = plt.subplots(
-        len(datasets), 1, figsize=(10, 3.5 * len(datasets)), squeeze=False)
-    width = 0.8 / len(CONDITIONS)
-    for ax, name in zip(axes[:, 0], datasets):
-        mine = [row for row in rows if row['dataset'] == name]
-        prompt_types = list(dict.fromkeys(row['prompt_type'] for row in mine))
-        for c, condition in enumerate(CONDITIONS):
-            values = {
-                row['prompt_type']: row['dice_mean']
-                for row in mine if row['condition'] == condition
-            }
-            ax.bar([
-                p + (c - (len(CONDITIONS) - 1) / 2) * width
-                for p in range(len(prompt_types))
-            ], [values.get(p, 0.0) for p in prompt_types],
-                   width,
-                   label=condition)
-        ax.set_xticks(range(len(prompt_types)), prompt_types)
-        ax.set_ylim(0, 100)
-        ax.set_ylabel('mDice (%)')
-        ax.set_title(f'{name}: mDice per prompt condition')
-    # Outside the axes, where it hides no bar.
-    axes[0, 0].legend(
-        loc='upper left', bbox_to_anchor=(1.01, 1), fontsize='small')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
@@ -433,7 +397,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         ] for row in rows]))
     table = markdown(rows, args)
     write_atomic(path_inside(args.work_dir, OUT_MD), table)
-    plot(rows, path_inside(args.work_dir, OUT_PNG))
+    zero_shot.plot_dice_per_prompt(rows, path_inside(args.work_dir, OUT_PNG),
+                                   CONDITIONS)
     logger.info('\n' + table + f'\nSaved to {args.work_dir}: {OUT_MD}, '
                 f'{OUT_CSV}, {OUT_PNG}, {PER_IMAGE_DIR}/')
 

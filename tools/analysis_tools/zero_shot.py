@@ -23,6 +23,7 @@ Outputs, all under ``--work-dir``:
 - ``cells/<dataset>/<prompt type>/masks/`` with ``--save-masks``;
 - ``zero_shot_summary.md`` and ``zero_shot_summary.csv``: Dice and IoU
   (mean and standard deviation over images, %) of every cell of this run;
+- ``zero_shot.png``: mDice per prompt type, one panel per dataset;
 - ``zero_shot_<time>.log``.
 
 A cell is finished once its ``metrics.json`` exists; it is written after
@@ -79,6 +80,7 @@ CONCAT_TYPES = ('ConcatDataset', 'mmengine.ConcatDataset')
 CELLS_DIR = 'cells'
 CELL_CSV, CELL_JSON, CELL_MASKS = 'per_image.csv', 'metrics.json', 'masks'
 SUMMARY_MD, SUMMARY_CSV = 'zero_shot_summary.md', 'zero_shot_summary.csv'
+SUMMARY_PNG = 'zero_shot.png'
 SUMMARY_FIELDS = ('dataset', 'prompt_type', 'n_images', 'dice_mean',
                   'dice_std', 'iou_mean', 'iou_std')
 # Summary field -> DiceIoUMetric key.
@@ -492,6 +494,62 @@ def summary_rows(cells: Sequence[Cell], results: Dict[int,
     return rows
 
 
+def plot_dice_per_prompt(rows: Sequence[dict],
+                         path: str,
+                         conditions: Optional[Sequence[str]] = None) -> None:
+    """Bar chart of mDice per prompt type, one panel per dataset.
+
+    Args:
+        rows (Sequence[dict]): ``dataset``, ``prompt_type``, ``dice_mean``
+            and ``dice_std`` (%) of each bar, plus ``condition`` when
+            ``conditions`` is given.
+        path (str): The PNG file.
+        conditions (Sequence[str], optional): Conditions drawn side by side
+            within each prompt type, in this order, with a legend. Defaults
+            to None: one bar per prompt type, with the standard deviation
+            over images as error bar.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(row['dataset'] for row in rows))
+    fig, axes = plt.subplots(
+        len(datasets), 1, figsize=(10, 3.5 * len(datasets)), squeeze=False)
+    series = conditions or [None]
+    width = 0.8 / len(series)
+    for ax, name in zip(axes[:, 0], datasets):
+        mine = [row for row in rows if row['dataset'] == name]
+        prompt_types = list(dict.fromkeys(row['prompt_type'] for row in mine))
+        for c, condition in enumerate(series):
+            bars = {
+                row['prompt_type']: row
+                for row in mine
+                if condition is None or row['condition'] == condition
+            }
+            offset = (c - (len(series) - 1) / 2) * width
+            ax.bar([p + offset for p in range(len(prompt_types))],
+                   [bars[p]['dice_mean'] if p in bars else 0.0
+                    for p in prompt_types],
+                   width,
+                   yerr=None if conditions else
+                   [bars[p]['dice_std'] for p in prompt_types],
+                   capsize=3,
+                   label=condition)
+        ax.set_xticks(range(len(prompt_types)), prompt_types)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel('mDice (%)')
+        ax.set_title(f'{name}: mDice per prompt ' +
+                     ('condition' if conditions else 'type'))
+    if conditions:
+        # Outside the axes, where it hides no bar.
+        axes[0, 0].legend(
+            loc='upper left', bbox_to_anchor=(1.01, 1), fontsize='small')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def summary_markdown(rows: Sequence[dict], configs: Sequence[str],
                      cfgs: Sequence[Config], checkpoint: Optional[str]) -> str:
     """Two tables, Dice and IoU: rows datasets, columns prompt types."""
@@ -673,10 +731,12 @@ def main() -> None:
         ] for row in rows]))
     markdown = summary_markdown(rows, args.configs, cfgs, args.checkpoint)
     write_atomic(path_inside(args.work_dir, SUMMARY_MD), markdown)
+    plot_dice_per_prompt(rows, path_inside(args.work_dir, SUMMARY_PNG))
     set_console_level(logger, logging.INFO)
     logger.info('\n' + markdown + f'\nSaved to {args.work_dir}: '
-                f'{SUMMARY_MD}, {SUMMARY_CSV}, {CELLS_DIR}/<dataset>/'
-                f'<prompt type>/{{{CELL_CSV},{CELL_JSON}}}')
+                f'{SUMMARY_MD}, {SUMMARY_CSV}, {SUMMARY_PNG}, '
+                f'{CELLS_DIR}/<dataset>/<prompt type>/'
+                f'{{{CELL_CSV},{CELL_JSON}}}')
 
 
 if __name__ == '__main__':

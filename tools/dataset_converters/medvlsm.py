@@ -7,15 +7,13 @@ copied or converted to the annotation's format, masks as 0/255 PNG under
 the annotation's names; see ``medvlsm_common.py``). ``RAW_DIR`` is the
 extracted download; each dataset's expected layout is in the docstring of
 its ``spec_*`` function below (``--help`` lists them). Existing files are
-kept unless ``--overwrite``.
+kept unless ``--overwrite``. CAMUS frames come from volume files and its
+missing ``train.json`` is built (``medvlsm_camus.py``); CheXlocalize masks
+are drawn from the radiologists' outlines (``medvlsm_chexlocalize.py``).
 
 Example::
 
     python tools/dataset_converters/medvlsm.py kvasir_polyp ~/dl/Kvasir-SEG
-
-Not covered: ``camus`` (NIfTI/MHD volumes to PNG frames; ``train.json``
-is missing upstream) and ``chexlocalize`` (masks are run-length encoded in
-the CheXlocalize JSON files).
 """
 import argparse
 import os.path as osp
@@ -25,8 +23,11 @@ from typing import Callable, Dict, List, Optional
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import medvlsm_common  # noqa: E402
+from medvlsm_camus import CamusConverter  # noqa: E402
+from medvlsm_chexlocalize import ChexlocalizeConverter  # noqa: E402
 
 REPO = medvlsm_common.REPO
+Converter = medvlsm_common.Converter
 DatasetSpec = medvlsm_common.DatasetSpec
 MissingSourceError = medvlsm_common.MissingSourceError
 convert = medvlsm_common.convert
@@ -194,7 +195,36 @@ def spec_busi() -> DatasetSpec:
         merge_masks=True)
 
 
-SPECS: Dict[str, Callable[[], DatasetSpec]] = {
+def spec_camus(check_prompts: bool = True) -> Converter:
+    """CAMUS challenge release (``training.zip``, ``testing.zip``).
+
+    Layout: ``RAW_DIR/{training,testing}/patient<NNNN>/`` with the frames
+    ``patient<NNNN>_<2CH|4CH>_<ED|ES>.mhd`` (+ ``.raw``; ``.nii.gz`` also
+    read), their label maps ``..._gt.mhd`` and ``Info_<2CH|4CH>.cfg``. Frames
+    go to ``images/{train,test}/`` and one mask per structure to
+    ``masks/{train,test}/mask_<1|2|3>/`` (val and test both number their
+    patients 1-50). ``anns/train.json``, missing upstream, is built from
+    the training patients not in ``val.json``. Each shipped record's
+    prompts are checked against its patient's ``Info_*.cfg``
+    (``--no-prompt-check`` skips that).
+    """
+    return CamusConverter(check_prompts=check_prompts)
+
+
+def spec_chexlocalize() -> Converter:
+    """CheXlocalize (Stanford AIMI): CheXpert validation and test images.
+
+    Layout: ``RAW_DIR/CheXpert-v1.0/{valid,test}/patient<N>/study<N>/
+    view<N>_<frontal|lateral>.jpg`` and ``RAW_DIR/gt_annotations_{val,test}
+    .json`` (radiologists' polygons; ``RAW_DIR`` may also be the folder
+    holding ``CheXlocalize/``). Each pathology's polygons are filled into
+    its mask; image and mask are resized to a shorter side of 512 pixels,
+    as medvlsm's files are.
+    """
+    return ChexlocalizeConverter()
+
+
+SPECS: Dict[str, Callable[..., Converter]] = {
     name[len('spec_'):]: fn
     for name, fn in sorted(globals().items()) if name.startswith('spec_')
 }
@@ -223,6 +253,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='convert the records that have sources and log the others')
     parser.add_argument(
         '--overwrite', action='store_true', help='replace existing files')
+    parser.add_argument(
+        '--no-prompt-check',
+        action='store_true',
+        help='camus: do not compare the records\' prompts with the '
+        'patients\' Info_*.cfg')
     return parser.parse_args(argv)
 
 
@@ -230,9 +265,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the converter; returns the exit status."""
     args = parse_args(argv)
     data_root = args.data_root or osp.join(REPO, 'data', args.dataset)
+    if args.no_prompt_check and args.dataset != 'camus':
+        print('ERROR: --no-prompt-check applies to camus only',
+              file=sys.stderr)
+        return 2
+    options = dict(check_prompts=not args.no_prompt_check) if (
+        args.dataset == 'camus') else {}
     try:
         report = convert(
-            SPECS[args.dataset](),
+            SPECS[args.dataset](**options),
             args.raw_dir,
             data_root,
             splits=args.splits,

@@ -5,8 +5,9 @@
 The annotation files shipped in ``data/<ds>/anns/*.json`` name the images
 and masks that :class:`mmvlsm.datasets.MedVLSMDataset` reads from
 ``data/<ds>/images/`` and ``data/<ds>/masks/``. A converter reads those
-records, finds each record's source image and mask in the public download
-(``RAW_DIR``) through a per-dataset :class:`DatasetSpec`, and writes:
+records and asks a per-dataset :class:`Converter` for the files each one
+needs. Most downloads hold the images and masks as files, found through a
+:class:`DatasetSpec`, which writes:
 
 - the image under its ``img_name``: the source file copied byte for byte
   when it already has the annotation's format (``.jpg``/``.jpeg`` and
@@ -25,9 +26,13 @@ any other mask (a lossy JPEG, an anti-aliased mask) is foreground above
 half of its dtype's range (> 127 for 8 bits), which also drops the
 near-black JPEG noise around a colour mask's classes.
 
-Existing output files are kept unless ``overwrite=True``. Records whose
-image or mask has no source are all reported at once, before anything is
-written, in a :class:`MissingSourceError`; with ``skip_missing=True`` they
+CAMUS (volumes) and CheXlocalize (run-length encoded masks) have converters
+of their own (``medvlsm_camus.py``, ``medvlsm_chexlocalize.py``).
+
+Existing output files are kept unless ``overwrite=True``. Records that
+cannot be converted (no source, or a source that contradicts the record)
+are all reported at once, before anything is written, in a
+:class:`MissingSourceError`; with ``skip_missing=True`` they
 are logged and left out (the annotation files still name them, so
 ``MedVLSMDataset`` reports the first missing file until it is supplied).
 """
@@ -38,6 +43,7 @@ import os.path as osp
 import shutil
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -91,9 +97,57 @@ def same_stem(exts: Sequence[str],
     return names
 
 
+# Writes one output file at the path it is given.
+Writer = Callable[[str], None]
+
+
+class Converter:
+    """How one dataset's download becomes the files its annotations name.
+
+    A converter resolves each annotation record to the output files it
+    needs (paths relative to the data root) and the writers of those files;
+    :func:`convert` does the rest (reporting records it cannot convert,
+    keeping existing files, logging progress).
+
+    Attributes:
+        name (str): The folder under ``data/`` (``kvasir_polyp``).
+        note (str): A warning logged before converting ('' for none).
+    """
+    name: str
+    note: str
+
+    def prepare(self, raw_dir: str, data_root: str, splits: Sequence[str],
+                overwrite: bool, log: Callable[[str], None]) -> None:
+        """Run before the records are read (e.g. write a missing split).
+
+        Args:
+            raw_dir (str): The download.
+            data_root (str): ``data/<ds>``.
+            splits (Sequence[str]): The splits asked for (empty: all).
+            overwrite (bool): Replace existing files.
+            log (Callable[[str], None]): Progress messages.
+        """
+
+    def outputs(self, raw_dir: str, ann: str,
+                record: dict) -> Tuple[Dict[str, Writer], List[str]]:
+        """The files one record needs.
+
+        Args:
+            raw_dir (str): The download.
+            ann (str): The annotation file's name (``train.json``).
+            record (dict): The record.
+
+        Returns:
+            tuple[dict[str, Writer], list[str]]: The output paths, relative
+            to the data root, with their writers; and what stops the
+            record from being converted (empty when nothing does).
+        """
+        raise NotImplementedError
+
+
 @dataclass
-class DatasetSpec:
-    """Where a dataset's download keeps each record's image and mask.
+class DatasetSpec(Converter):
+    """A download that holds each record's image and mask as files.
 
     Args:
         name (str): The folder under ``data/`` (``kvasir_polyp``).
@@ -114,7 +168,33 @@ class DatasetSpec:
     mask_names: NameMap
     merge_masks: bool = False
     note: str = ''
-    doc: str = field(default='', repr=False)
+    _found: Dict[Tuple[str, str], List[str]] = field(
+        default_factory=dict, init=False, repr=False)
+
+    def outputs(self, raw_dir: str, ann: str,
+                record: dict) -> Tuple[Dict[str, Writer], List[str]]:
+        """The image and mask of a record, found in the download."""
+        problems, outs = [], {}
+        for kind, key, dirs, names, merge in (
+            ('image', 'img_name', self.image_dirs, self.image_names, False),
+            ('mask', 'mask_name', self.mask_dirs, self.mask_names,
+             self.merge_masks)):
+            name = record[key]
+            cands = names(name)
+            if (kind, name) not in self._found:
+                self._found[kind, name] = find_sources(raw_dir, dirs, cands,
+                                                       merge)
+            srcs = self._found[kind, name]
+            if not srcs:
+                where = ', '.join(repr(d or '.') for d in dirs)
+                problems.append(f'{kind} {name!r} has no source (looked for '
+                                f'{" or ".join(cands)} in the folders '
+                                f'{where} of RAW_DIR)')
+            elif kind == 'image':
+                outs[osp.join('images', name)] = partial(write_image, srcs[0])
+            else:
+                outs[osp.join('masks', name)] = partial(write_mask, srcs)
+        return outs, problems
 
 
 @dataclass
@@ -125,7 +205,7 @@ class ConvertReport:
         records (int): Records read from the annotation files.
         written (int): Files written.
         kept (int): Existing files left as they were.
-        skipped (list[str]): Messages for records left out (no source).
+        skipped (list[str]): Messages for records left out.
     """
     records: int = 0
     written: int = 0
@@ -288,7 +368,7 @@ def write_mask(srcs: Sequence[str], dst: str) -> None:
     write_atomic(dst, _encode(fg.astype(np.uint8) * 255, '.png', dst))
 
 
-def convert(spec: DatasetSpec,
+def convert(converter: Converter,
             raw_dir: str,
             data_root: str,
             splits: Optional[Sequence[str]] = None,
@@ -298,14 +378,14 @@ def convert(spec: DatasetSpec,
     """Write the images and masks that ``data_root``'s annotations name.
 
     Args:
-        spec (DatasetSpec): Where the download keeps the files.
+        converter (Converter): Where the download keeps the files.
         raw_dir (str): The extracted download.
         data_root (str): ``data/<ds>`` with the shipped ``anns/``; the
             files go to its ``images/`` and ``masks/``.
         splits (Sequence[str], optional): Splits to convert. Defaults to
             None (all annotation files).
-        skip_missing (bool): Log records without sources and convert the
-            others instead of raising. Defaults to False.
+        skip_missing (bool): Log records that cannot be converted and
+            convert the others instead of raising. Defaults to False.
         overwrite (bool): Replace existing output files. Defaults to False.
         log (Callable[[str], None]): Progress messages. Defaults to print.
 
@@ -314,65 +394,46 @@ def convert(spec: DatasetSpec,
 
     Raises:
         FileNotFoundError: If ``raw_dir`` does not exist.
-        MissingSourceError: If a record has no source and not
-            ``skip_missing`` (nothing is written then).
+        MissingSourceError: If a record cannot be converted (e.g. it has no
+            source) and not ``skip_missing`` (nothing is written then).
     """
     if not osp.isdir(raw_dir):
         raise FileNotFoundError(f'Download folder not found: {raw_dir}')
-    if spec.note:
-        log(f'WARNING: {spec.note}')
+    if converter.note:
+        log(f'WARNING: {converter.note}')
+    converter.prepare(raw_dir, data_root, splits or (), overwrite, log)
     records = read_records(data_root, splits)
     report = ConvertReport(records=len(records))
-    # output path -> (kind, sources); filled by the complete records only.
-    jobs: Dict[str, Tuple[str, List[str]]] = {}
-    cache: Dict[Tuple[str, str], List[str]] = {}
+    # output path -> writer; filled by the complete records only.
+    jobs: Dict[str, Writer] = {}
     for ann, idx, rec in records:
-        problems, found = [], {}
-        for kind, key, dirs, names, merge in (('image', 'img_name',
-                                               spec.image_dirs,
-                                               spec.image_names, False),
-                                              ('mask', 'mask_name',
-                                               spec.mask_dirs, spec.mask_names,
-                                               spec.merge_masks)):
-            name = rec[key]
-            cands = names(name)
-            if (kind, name) not in cache:
-                cache[kind, name] = find_sources(raw_dir, dirs, cands, merge)
-            srcs = cache[kind, name]
-            if not srcs:
-                where = ', '.join(repr(d or '.') for d in dirs)
-                problems.append(f'{kind} {name!r} has no source (looked for '
-                                f'{" or ".join(cands)} in the folders '
-                                f'{where} of RAW_DIR)')
-            out_dir = 'images' if kind == 'image' else 'masks'
-            found[osp.join(data_root, out_dir, name)] = (kind, srcs)
+        outs, problems = converter.outputs(raw_dir, ann, rec)
         if problems:
             report.skipped.append(f'{ann} record {idx}: ' +
                                   '; '.join(problems))
         else:
-            jobs.update(found)
+            jobs.update((osp.join(data_root, path), write)
+                        for path, write in outs.items())
     if report.skipped:
         shown = '\n  '.join(report.skipped[:10])
         more = (f'\n  ... and {len(report.skipped) - 10} more'
                 if len(report.skipped) > 10 else '')
         msg = (f'{len(report.skipped)} of {len(records)} records of '
-               f'{spec.name} have no source in {raw_dir}:\n  {shown}{more}')
+               f'{converter.name} cannot be converted from {raw_dir}:\n'
+               f'  {shown}{more}')
         if not skip_missing:
             raise MissingSourceError(
                 f'{msg}\nCheck RAW_DIR (see the layout in '
                 'tools/dataset_converters/medvlsm.py --help) or pass '
                 '--skip-missing to convert the other records.')
         log(f'WARNING: skipping {msg}')
-    log(f'{spec.name}: {len(records)} records, {len(jobs)} files to write '
-        f'to {data_root}')
-    for n, (dst, (kind, srcs)) in enumerate(sorted(jobs.items()), 1):
+    log(f'{converter.name}: {len(records)} records, {len(jobs)} files to '
+        f'write to {data_root}')
+    for n, (dst, write) in enumerate(sorted(jobs.items()), 1):
         if osp.exists(dst) and not overwrite:
             report.kept += 1
         else:
-            if kind == 'image':
-                write_image(srcs[0], dst)
-            else:
-                write_mask(srcs, dst)
+            write(dst)
             report.written += 1
         if n % LOG_EVERY == 0 or n == len(jobs):
             log(f'[{n}/{len(jobs)}] {report.written} written, '
