@@ -26,7 +26,7 @@ any other mask (a lossy JPEG, an anti-aliased mask) is foreground above
 half of its dtype's range (> 127 for 8 bits), which also drops the
 near-black JPEG noise around a colour mask's classes.
 
-CAMUS (volumes) and CheXlocalize (run-length encoded masks) have converters
+CAMUS (volume files) and CheXlocalize (polygon outlines) have converters
 of their own (``medvlsm_camus.py``, ``medvlsm_chexlocalize.py``).
 
 Existing output files are kept unless ``overwrite=True``. Records that
