@@ -74,6 +74,7 @@ SPLITS = {
     'test.json': ('testing', 'test'),
 }
 ROOTS = ('', 'camus_database')
+PATIENTS_PER_LOG = 50
 EXTS = ('.mhd', '.nii.gz', '.nii')
 FRAME = re.compile(r'^(patient\d+)_(2CH|4CH)_(ED|ES)$')
 MASK = re.compile(r'^mask_([123])/(patient\d+_(?:2CH|4CH)_(?:ED|ES))_gt\.png$')
@@ -211,16 +212,16 @@ def find_volume(patient_dir: str, stem: str) -> Optional[str]:
 
 
 class CamusConverter(Converter):
-    """Converts the CAMUS download (see the module docstring)."""
+    """Converts the CAMUS download (see the module docstring).
+
+    Args:
+        check_prompts (bool): Compare the records' p1-p6 with the
+            download's patient information. Defaults to True.
+    """
     name = 'camus'
     note = ''
 
     def __init__(self, check_prompts: bool = True) -> None:
-        """
-        Args:
-            check_prompts (bool): Compare the records' p1-p6 with the
-                download's patient information. Defaults to True.
-        """
         self.check_prompts = check_prompts
         self._infos: Dict[str, Dict[str, str]] = {}
 
@@ -259,10 +260,10 @@ class CamusConverter(Converter):
                 'kept out of training')
         training = self.folder(raw_dir, 'training')
         if training is None:
+            looked = ' or '.join(osp.join(r, 'training') for r in ROOTS)
             raise FileNotFoundError(
                 'The CAMUS training folder is needed to build train.json; '
-                f'looked for {" or ".join(osp.join(r, "training") for r in ROOTS)}'  # noqa: E501
-                f' in {raw_dir}')
+                f'looked for {looked} in {raw_dir}')
         with open(val_file, encoding='utf-8') as f:
             val_patients = {r['img_name'].split('_')[0] for r in json.load(f)}
         patients = sorted(
@@ -270,9 +271,12 @@ class CamusConverter(Converter):
             for p in glob.glob(osp.join(glob.escape(training), 'patient*'))
             if osp.isdir(p) and osp.basename(p) not in val_patients)
         records = []
-        for patient in patients:
+        for n, patient in enumerate(patients, 1):
             records += self.patient_records(
                 osp.join(training, patient), patient, log)
+            if n % PATIENTS_PER_LOG == 0 or n == len(patients):
+                log(f'camus: train.json [{n}/{len(patients)}] patients, '
+                    f'{len(records)} records')
         write_atomic(out, json.dumps(records).encode('utf-8'))
         log(f'camus: wrote {out}: {len(records)} records of {len(patients)} '
             f'training patients (the {len(val_patients)} patients of '
