@@ -90,6 +90,8 @@ def write_radiograph(src: str, dst: str) -> None:
     image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode('.jpg', image,
                            [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise ValueError(f'Cannot encode {src} as JPEG')
     write_atomic(dst, buf.tobytes())
 
 
