@@ -251,6 +251,11 @@ def test_bad_sources(tmp_path):
             str(raw / 'training' / 'patient0051' /
                 'patient0051_2CH_ED_gt.nii.gz'), 1,
             str(tmp_path / 'small.mhd'), str(tmp_path / 'out.png'))
+    # An unreadable volume names itself.
+    (tmp_path / 'broken.mhd').write_text('NDims = 2\nnot a header\n')
+    with pytest.raises(ValueError, match='Cannot read .*broken.mhd'):
+        camus.write_frame(
+            str(tmp_path / 'broken.mhd'), str(tmp_path / 'out.png'))
     # A malformed Info file names itself.
     info = raw / 'training' / 'patient0051' / 'Info_2CH.cfg'
     info.write_text('Sex: X\nAge: 61\n')

@@ -146,6 +146,42 @@ def test_size_mismatch_and_missing_outline(tmp_path):
             str(raw),
             str(root),
             log=lambda m: None)
+    # Malformed outlines and unreadable images or JSON are named.
+    anns = raw / 'CheXlocalize' / 'gt_annotations_test.json'
+    outlines = json.loads(anns.read_text())
+    image_id = records['test'][1]['img_name'][:-4]
+    first = records['test'][1]['mask_name'][len(image_id) + 1:-4].replace(
+        '_', ' ').title()
+    outlines[image_id][first] = [[[1, 2, 3]]]
+    anns.write_text(json.dumps(outlines))
+    with pytest.raises(
+            common.MissingSourceError,
+            match=f"the '{first}' outline of {image_id} is not an"):
+        common.convert(
+            chex.ChexlocalizeConverter(),
+            str(raw),
+            str(root),
+            splits=['test'],
+            log=lambda m: None)
+    patient, study, view = image_id.split('_', 2)
+    image = next((raw / 'CheXlocalize' / 'CheXpert-v1.0').glob(
+        f'*/{patient}/{study}/{view}.jpg'))
+    image.write_bytes(b'not a jpeg')
+    with pytest.raises(common.MissingSourceError, match='cannot read'):
+        common.convert(
+            chex.ChexlocalizeConverter(),
+            str(raw),
+            str(root),
+            splits=['test'],
+            log=lambda m: None)
+    anns.write_text('{"truncated": ')
+    with pytest.raises(ValueError,
+                       match='gt_annotations_test.json is not valid JSON'):
+        common.convert(
+            chex.ChexlocalizeConverter(),
+            str(raw),
+            str(root),
+            log=lambda m: None)
     # Without annotation files nothing can be drawn.
     for kind in ('val', 'test'):
         (raw / 'CheXlocalize' / f'gt_annotations_{kind}.json').unlink()

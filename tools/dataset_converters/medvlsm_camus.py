@@ -56,7 +56,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import SimpleITK as sitk
-from medvlsm_common import Converter, Writer, write_atomic
+from medvlsm_common import Converter, Writer, read_records, write_atomic
 from num2words import num2words
 
 # medvlsm_common has put the repository on sys.path.
@@ -141,9 +141,12 @@ def read_frame(path: str) -> np.ndarray:
     """One 2D frame of a CAMUS volume file as an (H, W) array.
 
     Raises:
-        ValueError: If the file is not a single 2D frame.
+        ValueError: If the file cannot be read or is not one 2D frame.
     """
-    array = sitk.GetArrayFromImage(sitk.ReadImage(path))
+    try:
+        array = sitk.GetArrayFromImage(sitk.ReadImage(path))
+    except RuntimeError as err:  # SimpleITK's error for unreadable files
+        raise ValueError(f'Cannot read {path}: {err}') from None
     while array.ndim > 2 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:
@@ -153,10 +156,17 @@ def read_frame(path: str) -> np.ndarray:
 
 
 def frame_size(path: str) -> Tuple[int, int]:
-    """(H, W) of a frame from its header only."""
+    """(H, W) of a frame from its header only.
+
+    Raises:
+        ValueError: If the header cannot be read.
+    """
     reader = sitk.ImageFileReader()
     reader.SetFileName(path)
-    reader.ReadImageInformation()
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as err:
+        raise ValueError(f'Cannot read {path}: {err}') from None
     size = [s for s in reader.GetSize() if s != 1] or [1]
     return tuple(reversed(size[:2]))
 
@@ -194,10 +204,10 @@ def write_structure(src: str, label: int, image: str, dst: str) -> None:
     if extra:
         raise ValueError(f'{src} holds labels {sorted(extra)}; CAMUS label '
                          'maps hold 0 (background) and 1..3')
-    if labels.shape != frame_size(image):
+    height, width = frame_size(image)
+    if labels.shape != (height, width):
         raise ValueError(f'{src} is {labels.shape[1]}x{labels.shape[0]} but '
-                         f'its frame {image} is '
-                         f'{frame_size(image)[1]}x{frame_size(image)[0]}')
+                         f'its frame {image} is {width}x{height}')
     mask = (labels == label).astype(np.uint8) * 255
     write_atomic(dst, cv2.imencode('.png', mask)[1].tobytes())
 
@@ -264,8 +274,10 @@ class CamusConverter(Converter):
             raise FileNotFoundError(
                 'The CAMUS training folder is needed to build train.json; '
                 f'looked for {looked} in {raw_dir}')
-        with open(val_file, encoding='utf-8') as f:
-            val_patients = {r['img_name'].split('_')[0] for r in json.load(f)}
+        val_patients = {
+            rec['img_name'].split('_')[0]
+            for _, _, rec in read_records(data_root, ['val'])
+        }
         patients = sorted(
             osp.basename(p)
             for p in glob.glob(osp.join(glob.escape(training), 'patient*'))

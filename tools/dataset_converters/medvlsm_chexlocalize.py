@@ -29,7 +29,6 @@ split by patient (shipped ``anns/``). As upstream:
 
 Images are written as JPEG (quality 95), masks as 0/255 PNG.
 """
-import json
 import os.path as osp
 import re
 from functools import partial
@@ -37,7 +36,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from medvlsm_common import Converter, Writer, write_atomic
+from medvlsm_common import Converter, Writer, read_json, write_atomic
 from PIL import Image, ImageDraw
 
 SHORT_SIDE = 512
@@ -106,6 +105,22 @@ def write_outline_mask(polygons: list, size: Tuple[int, int],
                  .tobytes())
 
 
+def valid_outline(size: object, polygons: object) -> bool:
+    """Whether ``size`` is [h, w] (positive ints) and ``polygons`` a list of
+    lists of [x, y] numbers."""
+
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    return (isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) and v > 0 for v in size)
+            and isinstance(polygons, list) and all(
+                isinstance(polygon, list) and all(
+                    isinstance(point, list) and len(point) == 2
+                    and all(number(v) for v in point) for point in polygon)
+                for polygon in polygons))
+
+
 def pathology_key(entry: dict, name: str) -> Optional[str]:
     """The key of ``entry`` whose snake case is ``name`` (``'Lung Lesion'``
     for ``'lung_lesion'``), if any."""
@@ -141,8 +156,7 @@ class ChexlocalizeConverter(Converter):
                 f'No {" or ".join(ANNOTATIONS)} in {raw_dir} (or its '
                 f'{", ".join(r for r in ROOTS if r)} folder)')
         for path in files:
-            with open(path, encoding='utf-8') as f:
-                images = json.load(f)
+            images = read_json(path)
             if not isinstance(images, dict):
                 raise ValueError(f'{path} is not a JSON object of image ids')
             self.annotations.update(images)
@@ -179,9 +193,17 @@ class ChexlocalizeConverter(Converter):
                             f'{" or ".join(ANNOTATIONS)})')
         if problems:
             return {}, problems
-        size = tuple(entry['img_size'])
-        with Image.open(src) as image:
-            found = (image.height, image.width)
+        size, polygons = entry.get('img_size'), entry[key]
+        if not valid_outline(size, polygons):
+            return {}, [f'the {key!r} outline of {image_id} is not an '
+                        '"img_size" [h, w] with a list of polygons of '
+                        '[x, y] points']
+        size = tuple(size)
+        try:
+            with Image.open(src) as image:
+                found = (image.height, image.width)
+        except OSError as err:
+            return {}, [f'cannot read {src}: {err}']
         if found != size:
             return {}, [f'{src} is {found[1]}x{found[0]} but its outlines '
                         f'are drawn on {size[1]}x{size[0]} (img_size)']
@@ -189,5 +211,5 @@ class ChexlocalizeConverter(Converter):
             osp.join('images', record['img_name']):
             partial(write_radiograph, src),
             osp.join('masks', record['mask_name']):
-            partial(write_outline_mask, entry[key], size)
+            partial(write_outline_mask, polygons, size)
         }, []

@@ -213,6 +213,19 @@ class ConvertReport:
     skipped: List[str] = field(default_factory=list)
 
 
+def read_json(path: str) -> object:
+    """Parse a JSON file.
+
+    Raises:
+        ValueError: If it is not valid JSON, naming the file and place.
+    """
+    with open(path, encoding='utf-8-sig') as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f'{path} is not valid JSON: {err}') from None
+
+
 def read_records(
         data_root: str,
         splits: Optional[Sequence[str]] = None) -> List[Tuple[str, int, dict]]:
@@ -243,8 +256,7 @@ def read_records(
             raise FileNotFoundError(f'No annotation file in {ann_dir}')
     out = []
     for path in files:
-        with open(path, encoding='utf-8-sig') as f:
-            records = json.load(f)
+        records = read_json(path)
         if not isinstance(records, list):
             raise ValueError(f'{path} does not hold a list of records')
         for i, rec in enumerate(records):
