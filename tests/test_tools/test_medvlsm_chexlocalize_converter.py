@@ -28,14 +28,15 @@ def _records():
     image of a validation patient and two of test patients."""
     out = {}
     for split, n in (('train', 3), ('test', 3)):
-        with open(osp.join(REPO, 'data', 'chexlocalize', 'anns',
-                           f'{split}.json')) as f:
+        with open(
+                osp.join(REPO, 'data', 'chexlocalize', 'anns',
+                         f'{split}.json')) as f:
             out[split] = json.load(f)[:n]
-    with open(osp.join(REPO, 'data', 'chexlocalize', 'anns',
-                       'val.json')) as f:
+    with open(osp.join(REPO, 'data', 'chexlocalize', 'anns', 'val.json')) as f:
         out['val'] = [
-            next(r for r in json.load(f)
-                 if int(r['img_name'][7:12]) <= LAST_VAL_PATIENT)
+            next(
+                r for r in json.load(f)
+                if int(r['img_name'][7:12]) <= LAST_VAL_PATIENT)
         ]
     return out
 
@@ -45,6 +46,15 @@ def _box(index):
     (x 4..20, y from 6 + index to 30), closed polygon points."""
     x0, y0, x1, y1 = 4, 6 + index, 20, 30
     return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def _convert(raw, root, **kwargs):
+    return common.convert(
+        chex.ChexlocalizeConverter(),
+        str(raw),
+        str(root),
+        log=lambda m: None,
+        **kwargs)
 
 
 def make_case(tmp_path, size=(H, W)):
@@ -61,15 +71,14 @@ def make_case(tmp_path, size=(H, W)):
         image_id = rec['img_name'][:-4]
         patient, study, view = image_id.split('_', 2)
         kind = 'val' if int(patient[7:]) <= LAST_VAL_PATIENT else 'test'
-        folder = raw / 'CheXpert-v1.0' / (
-            'valid' if kind == 'val' else 'test') / patient / study
+        folder = raw / 'CheXpert-v1.0' / ('valid' if kind == 'val' else
+                                          'test') / patient / study
         folder.mkdir(parents=True, exist_ok=True)
         if image_id not in images:
             images[image_id] = rng.integers(0, 256, (H, W), np.uint8)
             cv2.imwrite(str(folder / f'{view}.jpg'), images[image_id])
         pathology = rec['mask_name'][len(image_id) + 1:-4]
-        entry = outlines[kind].setdefault(image_id,
-                                          {'img_size': list(size)})
+        entry = outlines[kind].setdefault(image_id, {'img_size': list(size)})
         entry[pathology.replace('_', ' ').title()] = [_box(index)]
         entry['No Finding Here'] = [_box(0)]  # not named by a record
     for kind, entries in outlines.items():
@@ -79,10 +88,11 @@ def make_case(tmp_path, size=(H, W)):
 
 def test_convert(tmp_path):
     root, raw, records = make_case(tmp_path)
-    out = run_tool(
-        [sys.executable, SCRIPT, 'chexlocalize',
-         str(raw), '--data-root',
-         str(root)])
+    out = run_tool([
+        sys.executable, SCRIPT, 'chexlocalize',
+        str(raw), '--data-root',
+        str(root)
+    ])
     all_records = [r for recs in records.values() for r in recs]
     n_images = len({r['img_name'] for r in all_records})
     assert f'7 records, {n_images + 7} files written' in out
@@ -124,11 +134,7 @@ def test_convert(tmp_path):
 def test_size_mismatch_and_missing_outline(tmp_path):
     root, raw, records = make_case(tmp_path, size=(H + 10, W))
     with pytest.raises(common.MissingSourceError) as err:
-        common.convert(
-            chex.ChexlocalizeConverter(),
-            str(raw),
-            str(root),
-            log=lambda m: None)
+        _convert(raw, root)
     msg = str(err.value)
     assert '7 of 7 records' in msg
     assert f'is {W}x{H} but its outlines are drawn on {W}x{H + 10}' in msg
@@ -141,11 +147,7 @@ def test_size_mismatch_and_missing_outline(tmp_path):
     with pytest.raises(
             common.MissingSourceError,
             match='no pneumothorax outline of ' + rec['img_name'][:-4]):
-        common.convert(
-            chex.ChexlocalizeConverter(),
-            str(raw),
-            str(root),
-            log=lambda m: None)
+        _convert(raw, root)
     # Malformed outlines and unreadable images or JSON are named.
     anns = raw / 'CheXlocalize' / 'gt_annotations_test.json'
     outlines = json.loads(anns.read_text())
@@ -157,40 +159,22 @@ def test_size_mismatch_and_missing_outline(tmp_path):
     with pytest.raises(
             common.MissingSourceError,
             match=f"the '{first}' outline of {image_id} is not an"):
-        common.convert(
-            chex.ChexlocalizeConverter(),
-            str(raw),
-            str(root),
-            splits=['test'],
-            log=lambda m: None)
+        _convert(raw, root, splits=['test'])
     patient, study, view = image_id.split('_', 2)
-    image = next((raw / 'CheXlocalize' / 'CheXpert-v1.0').glob(
-        f'*/{patient}/{study}/{view}.jpg'))
+    image = next((raw / 'CheXlocalize' /
+                  'CheXpert-v1.0').glob(f'*/{patient}/{study}/{view}.jpg'))
     image.write_bytes(b'not a jpeg')
     with pytest.raises(common.MissingSourceError, match='cannot read'):
-        common.convert(
-            chex.ChexlocalizeConverter(),
-            str(raw),
-            str(root),
-            splits=['test'],
-            log=lambda m: None)
+        _convert(raw, root, splits=['test'])
     anns.write_text('{"truncated": ')
-    with pytest.raises(ValueError,
-                       match='gt_annotations_test.json is not valid JSON'):
-        common.convert(
-            chex.ChexlocalizeConverter(),
-            str(raw),
-            str(root),
-            log=lambda m: None)
+    with pytest.raises(
+            ValueError, match='gt_annotations_test.json is not valid JSON'):
+        _convert(raw, root)
     # Without annotation files nothing can be drawn.
     for kind in ('val', 'test'):
         (raw / 'CheXlocalize' / f'gt_annotations_{kind}.json').unlink()
     with pytest.raises(FileNotFoundError, match='gt_annotations_val.json'):
-        common.convert(
-            chex.ChexlocalizeConverter(),
-            str(raw),
-            str(root),
-            log=lambda m: None)
+        _convert(raw, root)
 
 
 def test_resized_size():
