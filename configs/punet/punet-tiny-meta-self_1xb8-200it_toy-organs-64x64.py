@@ -10,6 +10,8 @@ _base_ = [
     '../_base_/schedules/punet_phase1.py', '../_base_/default_runtime.py'
 ]
 base_classes = [1, 2, 3]
+# The toy organs' classes by label (tools/misc/generate_toy_organs.py).
+class_names = ['background', 'liver', 'spleen', 'left kidney', 'right kidney']
 tiny_channels = (8, 16, 16, 16, 16)
 model = dict(
     backbone=dict(channels=tiny_channels, heads=2, window=(4, 4)),

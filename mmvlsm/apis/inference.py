@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+import SimpleITK as sitk
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -14,12 +15,18 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 
 from mmvlsm.datasets.transforms.loading import to_uint8
+from mmvlsm.datasets.volumes import (Volume, choose_frame_component,
+                                     is_dicom_file, read_volume,
+                                     volume_extension)
 from mmvlsm.registry import MODELS
 from mmvlsm.utils import bind_prompt_tokenizer
+from .volume_inference import VolumeSegmentation, segment_volume
 
 PathInput = Union[str, os.PathLike]
-ImageInput = Union[PathInput, Image.Image, np.ndarray]
-PromptInput = Union[str, Sequence[str]]
+ImageInput = Union[PathInput, Image.Image, np.ndarray, sitk.Image]
+# A text prompt, or a class (name or index) for class-prompted models.
+Prompt = Union[str, int]
+PromptInput = Union[Prompt, Sequence[Union[Prompt, Sequence[Prompt]]]]
 ACCEPTED = ('a path, a PIL image, or a numpy array of shape (H, W), '
             '(H, W, 1), (H, W, 3) (BGR) or (H, W, 4) (BGRA) with dtype '
             'uint8, uint16 or float in [0, 1]')
@@ -28,7 +35,7 @@ ACCEPTED = ('a path, a PIL image, or a numpy array of shape (H, W), '
 PIL_NUMERIC_MODES = ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F')
 
 # Steps of a test pipeline that need a ground truth, which inference lacks.
-GT_TRANSFORMS = ('LoadBinaryMask', 'LoadAnnotations')
+GT_TRANSFORMS = ('LoadBinaryMask', 'LoadAnnotations', 'BinarizeActiveClass')
 IMAGE_LOADERS = ('LoadCheckedImageFromFile', 'LoadImageFromFile')
 
 
@@ -59,7 +66,8 @@ def init_model(config: Union[str, Config],
 
 
 def prepare_image(img: ImageInput,
-                  depth_scaling: str = 'range') -> Union[str, np.ndarray]:
+                  depth_scaling: str = 'range',
+                  grayscale: bool = False) -> Union[str, np.ndarray]:
     """Check an image given to :func:`inference_model` and convert it.
 
     - A path (str or ``os.PathLike``) is returned as a str, for the
@@ -78,10 +86,13 @@ def prepare_image(img: ImageInput,
         img (str | os.PathLike | PIL.Image.Image | np.ndarray): The image.
         depth_scaling (str): ``'range'`` or ``'dtype'``, for 16-bit images.
             Defaults to 'range'.
+        grayscale (bool): Return one channel (the config's loader has
+            ``color_type='grayscale'``): colour becomes grey as OpenCV
+            converts BGR. Defaults to False.
 
     Returns:
         str | np.ndarray: The path, or a uint8 BGR array of shape
-        (H, W, 3).
+        (H, W, 3) ((H, W) with ``grayscale``).
 
     Raises:
         TypeError: For another type, e.g. a list of images.
@@ -120,7 +131,9 @@ def prepare_image(img: ImageInput,
     if array.ndim == 3:
         array = array[..., :3] if array.shape[2] > 1 else array[..., 0]
     array = to_uint8(array, depth_scaling, name)
-    if array.ndim == 2:
+    if grayscale and array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2GRAY)
+    elif not grayscale and array.ndim == 2:
         array = cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
     return np.ascontiguousarray(array)
 
@@ -144,6 +157,10 @@ def _test_steps(cfg: Config) -> Tuple[List[dict], int]:
             f'{IMAGE_LOADERS}) in the test pipeline of the model\'s config; '
             f'it has {[step["type"] for step in steps]}')
     return steps, loader
+
+
+def _grayscale(loader: dict) -> bool:
+    return loader.get('color_type') == 'grayscale'
 
 
 def load_image(model: torch.nn.Module, path: PathInput) -> np.ndarray:
@@ -172,21 +189,76 @@ def load_image(model: torch.nn.Module, path: PathInput) -> np.ndarray:
         dict(img_path=os.fspath(path)))
     if results is None:  # a loader with ignore_empty=True
         raise ValueError(f'Cannot read image {os.fspath(path)}')
-    return prepare_image(results['img'], step.get('depth_scaling', 'range'))
+    return prepare_image(results['img'], step.get('depth_scaling', 'range'),
+                         _grayscale(step))
 
 
-def _prompts(text: PromptInput, num_images: int, single: bool) -> List[str]:
-    """One prompt per image, or an error saying what is expected."""
+def prompted_by_class(model: torch.nn.Module) -> bool:
+    """Whether the model is prompted by a class (PUNet) instead of text."""
+    return getattr(model, 'prompt_kind', 'text') == 'class'
+
+
+def class_names(model: torch.nn.Module) -> Optional[List[str]]:
+    """The config's ``class_names`` (index = class, 0 the background)."""
+    names = getattr(model, 'cfg', {}).get('class_names')
+    return list(names) if names is not None else None
+
+
+def resolve_class(model: torch.nn.Module, value: Prompt) -> Tuple[int, str]:
+    """A class-prompted model's class from its name or index.
+
+    Returns:
+        tuple[int, str]: The index and the name (the index as a str when
+        the config names no classes).
+
+    Raises:
+        ValueError: For an unknown name, the background or an index
+            outside the config's classes.
+    """
+    names = class_names(model)
+    if isinstance(value, str) and not value.strip().isdigit():
+        if names is None:
+            raise ValueError(
+                f'class {value!r}: the config names no classes (class_names)'
+                '; give the class index')
+        if value not in names[1:]:
+            raise ValueError(f'unknown class {value!r}; the config\'s classes '
+                             f'are {", ".join(names[1:])}')
+        return names.index(value), value
+    try:
+        index = int(value)
+    except (TypeError, ValueError):
+        raise TypeError('a class is a name or an index (int), got '
+                        f'{type(value).__name__}') from None
+    if names is not None and not 0 < index < len(names):
+        raise ValueError(
+            f'class index {index} is not one of the config\'s '
+            f'classes 1..{len(names) - 1} ({", ".join(names[1:])})')
+    if index < 1:
+        raise ValueError(f'class index {index}: 0 is the background')
+    return index, names[index] if names is not None else str(index)
+
+
+def _check_prompt(model: torch.nn.Module, prompt: object) -> Prompt:
+    """A prompt of the model's kind: text, or a class index."""
+    if prompted_by_class(model):
+        return resolve_class(model, prompt)[0]
+    if not isinstance(prompt, str):
+        raise TypeError('inference_model takes a prompt (a str) for all '
+                        'images or one per image; got a '
+                        f'{type(prompt).__name__} {prompt!r:.80}')
+    return prompt
+
+
+def _prompts(text: PromptInput, num_images: int,
+             single: bool) -> List[Union[Prompt, List[Prompt]]]:
+    """One prompt (or list of prompts, for a volume) per input."""
     if single:
-        if not isinstance(text, str):
-            raise TypeError('inference_model takes one prompt (a str) for '
-                            f'one image, got a {type(text).__name__}')
         return [text]
-    if isinstance(text, str):
+    if isinstance(text, (str, int)):
         return [text] * num_images
-    if not isinstance(text, (list, tuple)) or not all(
-            isinstance(t, str) for t in text):
-        raise TypeError('inference_model takes a prompt (a str) or a list of '
+    if not isinstance(text, (list, tuple)):
+        raise TypeError('inference_model takes a prompt or a list of '
                         f'prompts, one per image; got {text!r:.80}')
     if len(text) != num_images:
         raise ValueError(
@@ -216,40 +288,151 @@ def _predict(model: torch.nn.Module, data: List[dict]) -> List[SegDataSample]:
     return results
 
 
-def inference_model(
-        model: torch.nn.Module,
-        img: Union[ImageInput, Sequence[ImageInput]],
-        text: PromptInput,
-        batch_size: int = 8) -> Union[SegDataSample, List[SegDataSample]]:
-    """Segment what ``text`` describes in ``img``, one image or a list.
+def _segment_images(model: torch.nn.Module, images: List[Union[str,
+                                                               np.ndarray]],
+                    prompts: List[Prompt],
+                    batch_size: int) -> List[SegDataSample]:
+    """The 2D path: prepared images (paths or arrays) with checked prompts,
+    ``batch_size`` at a time."""
+    steps, loader = _test_steps(model.cfg)
+    by_class = prompted_by_class(model)
+    from_file = Compose(steps)
+    # An array is already decoded: it is loaded as mmseg does for arrays.
+    steps[loader] = dict(type='LoadImageFromNDArray')
+    from_array = Compose(steps)
+    samples = []
+    for start in range(0, len(images), batch_size):
+        stop = start + batch_size
+        data = []
+        for one, prompt in zip(images[start:stop], prompts[start:stop]):
+            item = dict(active_class=prompt) if by_class else dict(text=prompt)
+            if isinstance(one, np.ndarray):
+                data.append(from_array(dict(item, img=one)))
+            else:
+                data.append(from_file(dict(item, img_path=one)))
+        samples.extend(_predict(model, data))
+    return samples
 
-    A list may mix paths, PIL images and arrays of any sizes: the test
-    pipeline resizes each to the model input, and each mask comes back at
-    its own image's original size. A single image is a batch of one.
+
+def _segment_slices(model: torch.nn.Module, slices: List[np.ndarray],
+                    prompt: Prompt, batch_size: int) -> List[SegDataSample]:
+    """uint8 grey slices of a volume through the 2D path."""
+    steps, loader = _test_steps(model.cfg)
+    grayscale = _grayscale(steps[loader])
+    images = [prepare_image(one, grayscale=grayscale) for one in slices]
+    return _segment_images(model, images, [prompt] * len(images), batch_size)
+
+
+def is_volume_input(img: object,
+                    spacing: Optional[Sequence[float]] = None) -> bool:
+    """Whether :func:`inference_model` segments ``img`` as a volume: a
+    SimpleITK image, an array given with its ``spacing``, a volume file
+    (NIfTI, MetaImage, NRRD, DICOM) or a DICOM folder."""
+    if isinstance(img, sitk.Image):
+        return True
+    if isinstance(img, np.ndarray):
+        return spacing is not None
+    if isinstance(img, (str, os.PathLike)):
+        path = os.fspath(img)
+        return (os.path.isdir(path) or volume_extension(path) is not None
+                or is_dicom_file(path))
+    return False
+
+
+def as_volume(img: Union[PathInput, sitk.Image, np.ndarray],
+              spacing: Optional[Sequence[float]] = None,
+              series: Optional[str] = None,
+              frame: Optional[int] = None,
+              component: Optional[int] = None) -> Volume:
+    """A :class:`Volume` from a path, a SimpleITK image, or a (z, y, x)
+    array with its ``spacing`` (mm, same order; identity direction)."""
+    if isinstance(img, (str, os.PathLike)):
+        return read_volume(img, series, frame, component)
+    if isinstance(img, np.ndarray):
+        if img.ndim != 3 or 0 in img.shape:
+            raise ValueError('a volume array is (z, y, x), got shape '
+                             f'{img.shape}')
+        if len(spacing) != 3 or not all(float(v) > 0 for v in spacing):
+            raise ValueError('spacing is three positive voxel sizes (z, y, '
+                             f'x) in mm, got {spacing!r}')
+        image = sitk.GetImageFromArray(np.ascontiguousarray(img))
+        image.SetSpacing([float(v) for v in reversed(spacing)])
+        return Volume(image, f'volume array {img.shape}')
+    return Volume(
+        choose_frame_component(img, 'SimpleITK image', frame, component),
+        'SimpleITK image')
+
+
+def inference_model(
+    model: torch.nn.Module,
+    img: Union[ImageInput, Sequence[ImageInput]],
+    text: PromptInput,
+    batch_size: int = 8,
+    *,
+    axis: str = 'axial',
+    window=None,
+    spacing: Optional[Sequence[float]] = None,
+    series: Optional[str] = None,
+    frame: Optional[int] = None,
+    component: Optional[int] = None,
+    return_probs: bool = False,
+    progress: bool = False
+) -> Union[SegDataSample, VolumeSegmentation, List[Union[SegDataSample,
+                                                         VolumeSegmentation]]]:
+    """Segment what ``text`` describes in ``img``, one input or a list.
+
+    A 2D image is segmented as it is; a volume (a NIfTI, MetaImage, NRRD or
+    DICOM path, a SimpleITK image, or an array given with its ``spacing``)
+    slice by slice along ``axis`` (see :func:`segment_volume`), and comes
+    back as a mask volume with its geometry. A list may mix paths, PIL
+    images, arrays and volumes of any sizes: the test pipeline resizes each
+    image to the model input, and each mask comes back at its own input's
+    original size. A single image is a batch of one.
 
     Args:
         model (nn.Module): A model from :func:`init_model`.
-        img (str | os.PathLike | PIL.Image.Image | np.ndarray | list): One
-            image or a list (or tuple) of them: a path, a PIL image, or an
-            array (grey, BGR or BGRA; uint8, uint16 or float in [0, 1]).
-            See :func:`prepare_image` for how each is converted; 16-bit
+        img (str | os.PathLike | PIL.Image.Image | np.ndarray | sitk.Image
+            | list): One input or a list (or tuple) of them. See
+            :func:`prepare_image` for how images are converted; 16-bit
             images follow the config's image loader (``depth_scaling``).
-        text (str | Sequence[str]): The prompt; for a list of images, one
-            prompt for all of them or a list with one per image.
-        batch_size (int): How many images go through the model at once.
-            Masks do not depend on it. Defaults to 8.
+        text (str | int | Sequence): The prompt (a class name or index for
+            class-prompted models such as PUNet); for a list, one prompt
+            for all inputs or a list with one per input. A volume may take
+            a list of prompts: its mask is then a label map 1..K.
+        batch_size (int): How many images (slices) go through the model at
+            once. Masks do not depend on it. Defaults to 8.
+        axis (str): Volumes: ``'axial'``, ``'coronal'`` or ``'sagittal'``,
+            found from the direction matrix. Defaults to 'axial'.
+        window: Volumes: a CT window name (``'abdomen'``, ``'lung'``,
+            ``'bone'``, ``'brain'``, ``'soft-tissue'``), ``(level,
+            width)``, or ``'percentile'``; None is the config's
+            ``volume_window``, else percentiles 0.5-99.5.
+        spacing (Sequence[float], optional): Makes a (z, y, x) array a
+            volume with this voxel size in mm. Defaults to None.
+        series (str, optional): The DICOM series of a folder holding
+            several. Defaults to None.
+        frame (int, optional): The frame of a 4D volume. Defaults to None.
+        component (int, optional): The component of a multi-component
+            volume. Defaults to None.
+        return_probs (bool): Volumes: keep the probabilities (float16).
+            Defaults to False.
+        progress (bool): Volumes: a progress bar over the slices. Defaults
+            to False.
 
     Returns:
-        SegDataSample | list[SegDataSample]: For one image, its sample; for
-        a list, one sample per image in the same order. Each holds
-        ``pred_sem_seg`` (1, H, W) in {0, 1} and ``seg_logits`` (1, H, W),
-        at its image's original size, and the prompt in ``text``.
+        SegDataSample | VolumeSegmentation | list: For one input, its
+        result; for a list, one per input in the same order. A
+        ``SegDataSample`` holds ``pred_sem_seg`` (1, H, W) in {0, 1} and
+        ``seg_logits`` at its image's original size; a
+        :class:`VolumeSegmentation` the mask volume.
 
     Raises:
         TypeError: If an image or ``text`` is of a type not accepted.
         ValueError: If an array's shape, dtype or values are not accepted,
             the list is empty, the number of prompts differs from the
-            number of images, or ``batch_size`` is below 1.
+            number of images, a class is unknown, or ``batch_size`` is
+            below 1.
+        VolumeError: If a volume cannot be read or used.
     """
     single = not isinstance(img, (list, tuple))
     imgs = [img] if single else list(img)
@@ -260,28 +443,52 @@ def inference_model(
     texts = _prompts(text, len(imgs), single)
     steps, loader = _test_steps(model.cfg)
     depth_scaling = steps[loader].get('depth_scaling', 'range')
-    # Arrays are checked before anything is segmented (files when read).
-    prepared = []
-    for i, one in enumerate(imgs):
+    grayscale = _grayscale(steps[loader])
+    # Inputs and prompts are checked before anything is segmented (files
+    # when read).
+    images, volumes = {}, {}
+    for i, (one, prompt) in enumerate(zip(imgs, texts)):
+        where = '' if single else f'image {i} of the list: '
         try:
-            prepared.append(prepare_image(one, depth_scaling))
+            if is_volume_input(one, spacing):
+                many = isinstance(prompt, (list, tuple))
+                prompts = [_check_prompt(model, p) for p in prompt
+                           ] if many else [_check_prompt(model, prompt)]
+                if not prompts:
+                    raise ValueError('a volume needs at least one prompt')
+                volumes[i] = (one, prompts)
+            else:
+                if isinstance(prompt, (list, tuple)):
+                    raise TypeError(
+                        'inference_model takes one prompt for one image, got '
+                        f'a {type(prompt).__name__}; a list of prompts per '
+                        'input is for volumes (a label map)')
+                images[i] = (prepare_image(one, depth_scaling, grayscale),
+                             _check_prompt(model, prompt))
         except (TypeError, ValueError) as err:
             if single:
                 raise
-            raise type(err)(f'image {i} of the list: {err}') from err
-    from_file = Compose(steps)
-    # An array is already decoded: it is loaded as mmseg does for arrays.
-    steps[loader] = dict(type='LoadImageFromNDArray')
-    from_array = Compose(steps)
+            raise type(err)(f'{where}{err}') from err
 
-    samples = []
-    for start in range(0, len(prepared), batch_size):
-        stop = start + batch_size
-        data = []
-        for one, prompt in zip(prepared[start:stop], texts[start:stop]):
-            if isinstance(one, np.ndarray):
-                data.append(from_array(dict(img=one, text=prompt)))
-            else:
-                data.append(from_file(dict(img_path=one, text=prompt)))
-        samples.extend(_predict(model, data))
-    return samples[0] if single else samples
+    results: List = [None] * len(imgs)
+    order = list(images)
+    for i, sample in zip(
+            order,
+            _segment_images(model, [images[i][0] for i in order],
+                            [images[i][1] for i in order], batch_size)):
+        results[i] = sample
+    for i, (one, prompts) in volumes.items():
+        names = ([resolve_class(model, p)[1]
+                  for p in prompts] if prompted_by_class(model) else prompts)
+        results[i] = segment_volume(
+            model,
+            as_volume(one, spacing, series, frame, component),
+            prompts,
+            _segment_slices,
+            names=names,
+            axis=axis,
+            window=window,
+            batch_size=batch_size,
+            return_probs=return_probs,
+            progress=progress)
+    return results[0] if single else results

@@ -12,6 +12,13 @@
 additive_alpha = [
     0., 0.0759, 0.1337, 0.8596, 1.6762, 0.0133, 0.0545, 0.2929, 0.2512
 ]
+# Class names by label (the inference tools take them as --class).
+class_names = [
+    'background', 'spleen', 'left kidney', 'gallbladder', 'esophagus',
+    'liver', 'stomach', 'pancreas', 'duodenum'
+]
+# The converter's CT window, for volumes given to the inference tools.
+volume_window = dict(level=0, width=2000)
 dataset_type = 'MultiClassSliceDataset'
 data_root = 'data/tcia_btcv'
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',

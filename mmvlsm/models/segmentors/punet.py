@@ -92,6 +92,10 @@ class PUNet(BaseSegmentor):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    # Prompted by a class (``active_class``), not by text: the inference
+    # API and tools take a class name or index.
+    prompt_kind = 'class'
+
     def __init__(self,
                  backbone: ConfigType,
                  decoder: ConfigType,
