@@ -198,14 +198,19 @@ def prompted_by_class(model: torch.nn.Module) -> bool:
     return getattr(model, 'prompt_kind', 'text') == 'class'
 
 
-def class_names(model: torch.nn.Module) -> Optional[List[str]]:
-    """The config's ``class_names`` (index = class, 0 the background)."""
-    names = getattr(model, 'cfg', {}).get('class_names')
+def class_names(cfg: Union[Config, dict]) -> Optional[List[str]]:
+    """A config's ``class_names`` (index = class, 0 the background)."""
+    names = cfg.get('class_names') if cfg is not None else None
     return list(names) if names is not None else None
 
 
-def resolve_class(model: torch.nn.Module, value: Prompt) -> Tuple[int, str]:
+def resolve_class(names: Optional[Sequence[str]],
+                  value: Prompt) -> Tuple[int, str]:
     """A class-prompted model's class from its name or index.
+
+    Args:
+        names (Sequence[str], optional): The config's ``class_names``.
+        value (str | int): A class name, or an index (int or digits).
 
     Returns:
         tuple[int, str]: The index and the name (the index as a str when
@@ -214,8 +219,8 @@ def resolve_class(model: torch.nn.Module, value: Prompt) -> Tuple[int, str]:
     Raises:
         ValueError: For an unknown name, the background or an index
             outside the config's classes.
+        TypeError: For a value that is neither a name nor an index.
     """
-    names = class_names(model)
     if isinstance(value, str) and not value.strip().isdigit():
         if names is None:
             raise ValueError(
@@ -224,25 +229,24 @@ def resolve_class(model: torch.nn.Module, value: Prompt) -> Tuple[int, str]:
         if value not in names[1:]:
             raise ValueError(f'unknown class {value!r}; the config\'s classes '
                              f'are {", ".join(names[1:])}')
-        return names.index(value), value
-    try:
-        index = int(value)
-    except (TypeError, ValueError):
+        return list(names).index(value), value
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TypeError('a class is a name or an index (int), got '
-                        f'{type(value).__name__}') from None
-    if names is not None and not 0 < index < len(names):
+                        f'{type(value).__name__}')
+    index = int(value)
+    if index < 1:
+        raise ValueError(f'class index {index}: 0 is the background')
+    if names is not None and index >= len(names):
         raise ValueError(
             f'class index {index} is not one of the config\'s '
             f'classes 1..{len(names) - 1} ({", ".join(names[1:])})')
-    if index < 1:
-        raise ValueError(f'class index {index}: 0 is the background')
     return index, names[index] if names is not None else str(index)
 
 
 def _check_prompt(model: torch.nn.Module, prompt: object) -> Prompt:
     """A prompt of the model's kind: text, or a class index."""
     if prompted_by_class(model):
-        return resolve_class(model, prompt)[0]
+        return resolve_class(class_names(model.cfg), prompt)[0]
     if not isinstance(prompt, str):
         raise TypeError('inference_model takes a prompt (a str) for all '
                         'images or one per image; got a '
@@ -328,7 +332,7 @@ def is_volume_input(img: object,
     """Whether :func:`inference_model` segments ``img`` as a volume: a
     SimpleITK image, an array given with its ``spacing``, a volume file
     (NIfTI, MetaImage, NRRD, DICOM) or a DICOM folder."""
-    if isinstance(img, sitk.Image):
+    if isinstance(img, (sitk.Image, Volume)):
         return True
     if isinstance(img, np.ndarray):
         return spacing is not None
@@ -345,7 +349,10 @@ def as_volume(img: Union[PathInput, sitk.Image, np.ndarray],
               frame: Optional[int] = None,
               component: Optional[int] = None) -> Volume:
     """A :class:`Volume` from a path, a SimpleITK image, or a (z, y, x)
-    array with its ``spacing`` (mm, same order; identity direction)."""
+    array with its ``spacing`` (mm, same order; identity direction); a
+    :class:`Volume` as it is."""
+    if isinstance(img, Volume):
+        return img
     if isinstance(img, (str, os.PathLike)):
         return read_volume(img, series, frame, component)
     if isinstance(img, np.ndarray):
@@ -478,8 +485,9 @@ def inference_model(
                             [images[i][1] for i in order], batch_size)):
         results[i] = sample
     for i, (one, prompts) in volumes.items():
-        names = ([resolve_class(model, p)[1]
-                  for p in prompts] if prompted_by_class(model) else prompts)
+        names = (
+            [resolve_class(class_names(model.cfg), p)[1]
+             for p in prompts] if prompted_by_class(model) else prompts)
         results[i] = segment_volume(
             model,
             as_volume(one, spacing, series, frame, component),

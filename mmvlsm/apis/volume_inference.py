@@ -19,8 +19,8 @@ import torch
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
-from mmvlsm.datasets.volumes import (IntensityWindow, Volume, image_like,
-                                     parse_window, slice_layout)
+from mmvlsm.datasets.volumes import (IntensityWindow, Volume, array_view,
+                                     image_like, parse_window, slice_layout)
 
 Prompt = Union[str, int]
 
@@ -55,8 +55,8 @@ class VolumeSegmentation:
 
     @property
     def mask_array(self) -> np.ndarray:
-        """The mask as a (z, y, x) array (a view)."""
-        return sitk.GetArrayViewFromImage(self.mask)
+        """The mask as a (z, y, x) array (a read-only view)."""
+        return array_view(self.mask)
 
     def legend(self) -> Dict[str, str]:
         """Label value -> name, ``'0'`` being the background."""
@@ -168,6 +168,7 @@ def segment_volume(model: torch.nn.Module,
         total=len(slices),
         unit='slice',
         desc=volume.source[-40:],
+        leave=False,
         disable=not progress)
     for start in range(0, len(slices), batch_size):
         stop = min(start + batch_size, len(slices))

@@ -12,8 +12,13 @@ import glob
 import os
 import os.path as osp
 import posixpath
+import re
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmvlsm.datasets.volumes import (VOLUME_EXTENSIONS, dicom_files,
+                                     is_dicom_file, output_extension,
+                                     strip_volume_extension, volume_extension)
 from .paths import path_inside
 
 # Extensions that OpenCV decodes; other files in an --img folder are not
@@ -23,6 +28,9 @@ IMAGE_EXTENSIONS = frozenset({
     '.pgm', '.ppm', '.pnm', '.pxm', '.sr', '.ras', '.tiff', '.tif', '.exr',
     '.hdr', '.pic'
 })
+# Data files of detached-header volumes (.mhd, .nhdr): read with their
+# header, never inputs of their own.
+VOLUME_DATA_EXTENSIONS = frozenset({'.raw', '.zraw', '.gz', '.bz2'})
 # Sub-folder of --out for the overlays of --show.
 OVERLAY_DIR = 'overlays'
 # How many names an error lists before it counts the rest.
@@ -40,16 +48,46 @@ def listed(items: Sequence[str]) -> str:
     return f'{shown} and {more} more' if more > 0 else shown
 
 
+def _walk_folder(root: str, out_real: Optional[str], files: Dict[str, None],
+                 ignored: List[str]) -> None:
+    """Images, volumes and DICOM folders below ``root`` (sorted, hidden
+    entries and the output folder left out)."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith('.')
+            and osp.realpath(osp.join(folder, d)) != out_real)
+        dicom = False
+        for name in sorted(names):
+            if name.startswith('.'):
+                continue
+            path = osp.join(folder, name)
+            extension = osp.splitext(name)[1].lower()
+            if (extension in IMAGE_EXTENSIONS
+                    or volume_extension(name) is not None):
+                files[path] = None
+            elif is_dicom_file(path):
+                dicom = True  # the folder's series is one input
+            elif extension not in VOLUME_DATA_EXTENSIONS:
+                ignored.append(path)
+        if dicom:
+            files[folder] = None
+
+
 def collect_images(
         specs: Sequence[str],
         out_dir: Optional[str] = None) -> Tuple[str, List[str], List[str]]:
-    """Find the images that ``--img`` names.
+    """Find the images and volumes that ``--img`` names.
 
-    Each spec is a file (taken whatever its extension), a folder (searched
-    recursively for files with an image extension, in sorted order, hidden
-    files and folders left out, and the ``out_dir`` folder too when it lies
-    inside, so earlier outputs are not read back as inputs) or a glob
-    pattern (``**`` matches sub-folders; every file it matches is taken).
+    Each spec is a file (taken whatever its extension), a folder or a glob
+    pattern (``**`` matches sub-folders; every file it matches is taken). A
+    folder is searched recursively for files with an image or volume
+    extension (:data:`IMAGE_EXTENSIONS`,
+    :data:`~mmvlsm.datasets.volumes.VOLUME_EXTENSIONS`) in sorted order,
+    hidden files and folders left out, and the ``out_dir`` folder too when
+    it lies inside, so earlier outputs are not read back as inputs. A
+    folder holding DICOM files is one input (its series), whether searched,
+    named or matched by a glob; a DICOM file named as a spec is the series
+    it belongs to.
 
     Args:
         specs (Sequence[str]): The ``--img`` values.
@@ -57,32 +95,25 @@ def collect_images(
 
     Returns:
         tuple[str, list[str], list[str]]: The common root (the folder of a
-        DIR, the parent of a file; their common folder for several), the
-        images (absolute paths, without duplicates) and the files a folder
-        held that are not images by their extension.
+        DIR, the parent of a file or of a DICOM folder; their common folder
+        for several), the inputs (absolute paths, without duplicates) and
+        the files a folder held that are neither images nor volumes.
 
     Raises:
-        InferInputError: If a spec names nothing, or no image is found.
+        InferInputError: If a spec names nothing, or no input is found.
     """
     out_real = osp.realpath(out_dir) if out_dir is not None else None
     files: Dict[str, None] = {}  # ordered and without duplicates
     roots, ignored = [], []
     for spec in specs:
-        if osp.isdir(spec):
+        if osp.isdir(spec) and dicom_files(spec):
+            path = osp.abspath(spec)
+            files[path] = None
+            roots.append(osp.dirname(path))
+        elif osp.isdir(spec):
             root = osp.abspath(spec)
             roots.append(root)
-            for folder, dirs, names in os.walk(root):
-                dirs[:] = sorted(
-                    d for d in dirs if not d.startswith('.')
-                    and osp.realpath(osp.join(folder, d)) != out_real)
-                for name in sorted(names):
-                    if name.startswith('.'):
-                        continue
-                    path = osp.join(folder, name)
-                    if osp.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                        files[path] = None
-                    else:
-                        ignored.append(path)
+            _walk_folder(root, out_real, files, ignored)
         elif osp.isfile(spec):
             files[osp.abspath(spec)] = None
             roots.append(osp.dirname(osp.abspath(spec)))
@@ -93,6 +124,10 @@ def collect_images(
             if not matches:
                 raise InferInputError(f'--img {spec!r}: no file matches')
             for path in matches:
+                if (volume_extension(path) is None and
+                        osp.splitext(path)[1].lower() not in IMAGE_EXTENSIONS
+                        and is_dicom_file(path)):
+                    path = osp.dirname(path)
                 files[path] = None
                 roots.append(osp.dirname(path))
         else:
@@ -100,7 +135,8 @@ def collect_images(
     if not files:
         raise InferInputError(
             f'no image found in {" ".join(specs)} (extensions read: '
-            f'{" ".join(sorted(IMAGE_EXTENSIONS))})')
+            f'{" ".join(sorted(IMAGE_EXTENSIONS))}, volumes '
+            f'{" ".join(VOLUME_EXTENSIONS)}, DICOM folders)')
     return osp.commonpath(roots), list(files), ignored
 
 
@@ -109,34 +145,38 @@ def relative_names(root: str, files: Sequence[str]) -> List[str]:
     return [osp.relpath(path, root).replace(os.sep, '/') for path in files]
 
 
-def read_prompts_file(csv_file: str, root: str,
-                      files: Sequence[str]) -> Tuple[List[str], List[str]]:
-    """One prompt per image from a CSV with the columns ``image,prompt``.
+def read_prompts_file(
+        csv_file: str, root: str,
+        files: Sequence[str]) -> Tuple[List[List[str]], List[str]]:
+    """The prompts of each input from a CSV with the columns
+    ``image,prompt``.
 
     ``image`` is a path relative to ``root`` (the ``--img`` folder), or a
     path as given (absolute, or relative to the current folder). Rows are
-    matched to the images by the file they resolve to. Every image must
-    have exactly one row; rows of images that are not among ``files`` are
-    returned so that the tool can warn about them (a prompts file may list
-    more images than one run segments).
+    matched to the inputs by the file they resolve to. Every input needs
+    at least one row; several rows give an input several prompts (in row
+    order), segmented into one label map. Rows of files that are not among
+    ``files`` are returned so that the tool can warn about them (a prompts
+    file may list more images than one run segments).
 
     Args:
         csv_file (str): The CSV file, UTF-8 (a byte-order mark is fine).
-        root (str): The common root of the images.
-        files (Sequence[str]): The images, from :func:`collect_images`.
+        root (str): The common root of the inputs.
+        files (Sequence[str]): The inputs, from :func:`collect_images`.
 
     Returns:
-        tuple[list[str], list[str]]: The prompt of each image, in the order
-        of ``files``, and the ``image`` values that matched no image.
+        tuple[list[list[str]], list[str]]: The prompts of each input, in
+        the order of ``files``, and the ``image`` values that matched no
+        input.
 
     Raises:
         InferInputError: If the file cannot be read, lacks a column, has an
-            empty value, gives two rows to one image, or leaves an image
+            empty value, repeats a prompt of an input, or leaves an input
             without a prompt.
     """
     index = {osp.realpath(path): i for i, path in enumerate(files)}
-    prompts: List[Optional[str]] = [None] * len(files)
-    lines: Dict[int, int] = {}
+    prompts: List[List[str]] = [[] for _ in files]
+    lines: Dict[Tuple[int, str], int] = {}
     unmatched = []
     try:
         with open(csv_file, encoding='utf-8-sig', newline='') as f:
@@ -165,19 +205,20 @@ def read_prompts_file(csv_file: str, root: str,
                 if i is None:
                     unmatched.append(image)
                     continue
-                if prompts[i] is not None:
+                if (i, prompt) in lines:
                     raise InferInputError(
-                        f'prompts file {csv_file}: lines {lines[i]} and '
-                        f'{reader.line_num} both give a prompt for '
-                        f'{files[i]}; give one prompt per image')
-                prompts[i], lines[i] = prompt, reader.line_num
+                        f'prompts file {csv_file}: lines {lines[i, prompt]} '
+                        f'and {reader.line_num} both give {files[i]} the '
+                        f'prompt {prompt!r}')
+                prompts[i].append(prompt)
+                lines[i, prompt] = reader.line_num
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InferInputError(
             f'cannot read prompts file {csv_file} (a UTF-8 CSV with the '
             f'columns image,prompt): {err}') from err
     missing = [
-        name for name, prompt in zip(relative_names(root, files), prompts)
-        if prompt is None
+        name for name, given in zip(relative_names(root, files), prompts)
+        if not given
     ]
     if missing:
         raise InferInputError(
@@ -187,47 +228,121 @@ def read_prompts_file(csv_file: str, root: str,
     return prompts, unmatched
 
 
-def plan_outputs(root: str, files: Sequence[str], out_dir: str, show: bool,
-                 protected: Sequence[str]) -> Tuple[List[str], List[str]]:
-    """The mask (and overlay) file of each image, checked before writing.
+def prompt_slug(prompt: str) -> str:
+    """A prompt as a file-name part: ``"Left kidney!"`` -> ``left-kidney``
+    (at most 40 characters)."""
+    slug = re.sub(r'[^0-9a-z]+', '-', prompt.lower()).strip('-')[:40]
+    return slug.strip('-') or 'prompt'
 
-    A mask is ``out_dir/<path relative to root>`` with a ``.png``
-    extension (sub-folders kept), its overlay the same under
-    ``out_dir/overlays/``.
+
+@dataclass
+class PlannedOutputs:
+    """The files written for one input.
+
+    Attributes:
+        masks (list[str]): The mask (a label map for several prompts), or
+            one mask per prompt with ``one_file_per_prompt``.
+        record (str): The JSON legend and settings; written for volumes
+            and for label maps, else empty.
+        probabilities (list[str]): One probability volume per prompt with
+            ``save_probs`` (volumes only).
+        overlay (str): The overlay of ``--show`` (2D images with one
+            prompt), else empty.
+    """
+
+    masks: List[str]
+    record: str = ''
+    probabilities: List[str] = field(default_factory=list)
+    overlay: str = ''
+
+
+def plan_outputs(root: str,
+                 files: Sequence[str],
+                 out_dir: str,
+                 show: bool,
+                 protected: Sequence[str],
+                 prompts: Optional[Sequence[Sequence[str]]] = None,
+                 volumes: Optional[Sequence[bool]] = None,
+                 one_file_per_prompt: bool = False,
+                 save_probs: bool = False,
+                 volume_format: str = '.nii.gz') -> List[PlannedOutputs]:
+    """The output files of each input, checked before anything is written.
+
+    Outputs are named after the input's path relative to ``root``
+    (sub-folders kept): a 2D image's mask ``<name>.png`` (0/255; a label
+    map 0..K with ``<name>.json`` for K prompts), its overlay
+    ``overlays/<name>.png``; a volume's mask ``<name><volume_format>``
+    (``.nii.gz`` by default, or the input's format) with ``<name>.json``,
+    and with ``save_probs`` ``<name>_prob<ext>`` (``<name>_prob_<prompt>``
+    for several prompts). With ``one_file_per_prompt`` every prompt gets
+    its own mask ``<name>_<prompt><ext>``.
 
     Args:
-        root (str): The common root of the images.
-        files (Sequence[str]): The images.
+        root (str): The common root of the inputs.
+        files (Sequence[str]): The inputs.
         out_dir (str): The output folder.
-        show (bool): Whether overlays are written too.
+        show (bool): Whether overlays are written (2D images, one prompt).
         protected (Sequence[str]): Files that must not be written over:
             every input (images, the prompts file, config, checkpoint).
+        prompts (Sequence[Sequence[str]], optional): Each input's prompts
+            (names of its per-prompt files). Defaults to one prompt each.
+        volumes (Sequence[bool], optional): Which inputs are volumes.
+            Defaults to none.
+        one_file_per_prompt (bool): One mask per prompt instead of a label
+            map. Defaults to False.
+        save_probs (bool): Plan probability volumes. Defaults to False.
+        volume_format (str): ``.nii.gz``, ``.nii``, ``.mha``, ``.nrrd`` or
+            ``input``. Defaults to '.nii.gz'.
 
     Returns:
-        tuple[list[str], list[str]]: The mask and overlay paths, one per
-        image (overlays empty strings when ``show`` is False).
+        list[PlannedOutputs]: One per input.
 
     Raises:
         InferInputError: If two outputs share a path (``a.jpg`` and
             ``a.png``), an output would replace a protected file, or lead
             out of ``out_dir`` through a symbolic link.
     """
-    masks, overlays = [], []
+    prompts = prompts if prompts is not None else [['']] * len(files)
+    volumes = volumes if volumes is not None else [False] * len(files)
+    planned = []
     owners: Dict[str, str] = {}  # output -> what writes it
     clashes = []
-    for name in relative_names(root, files):
-        mask = posixpath.splitext(name)[0] + '.png'
-        outputs = [('mask', mask)]
-        if show:
-            outputs.append(('overlay', posixpath.join(OVERLAY_DIR, mask)))
-        for kind, output in outputs:
+    for name, path, given, volume in zip(
+            relative_names(root, files), files, prompts, volumes):
+        if volume:
+            # A DICOM folder keeps its whole name.
+            stem = name if osp.isdir(path) else strip_volume_extension(name)
+            ext = output_extension(path, volume_format)
+        else:
+            stem, ext = posixpath.splitext(name)[0], '.png'
+        slugs = [prompt_slug(p) for p in given]
+        slugs = [
+            s if slugs.count(s) == 1 else f'{s}-{k}'
+            for k, s in enumerate(slugs, 1)
+        ]
+        outputs = PlannedOutputs(masks=[f'{stem}_{s}{ext}'
+                                        for s in slugs] if one_file_per_prompt
+                                 and len(given) > 1 else [stem + ext])
+        if volume or (len(given) > 1 and not one_file_per_prompt):
+            outputs.record = stem + '.json'
+        if volume and save_probs:
+            outputs.probabilities = ([
+                f'{stem}_prob{ext}'
+            ] if len(given) == 1 else [f'{stem}_prob_{s}{ext}' for s in slugs])
+        if show and not volume and len(given) == 1:
+            outputs.overlay = posixpath.join(OVERLAY_DIR, stem + '.png')
+        kinds = [('mask', m) for m in outputs.masks] + [
+            ('record', outputs.record), ('overlay', outputs.overlay)
+        ] + [('probabilities', p) for p in outputs.probabilities]
+        for kind, output in kinds:
+            if not output:
+                continue
             owner = f'the {kind} of {name}'
             if output in owners:
                 clashes.append(f'{owners[output]} and {owner} would both be '
                                f'{osp.join(out_dir, output)}')
             owners.setdefault(output, owner)
-        masks.append(osp.join(out_dir, mask))
-        overlays.append(osp.join(out_dir, outputs[-1][1]) if show else '')
+        planned.append(outputs)
     if clashes:
         raise InferInputError(
             f'{len(clashes)} output files are shared: {listed(clashes)}. '
@@ -245,4 +360,13 @@ def plan_outputs(root: str, files: Sequence[str], out_dir: str, show: bool,
                 f'refusing to write {owner} to {path}: it would replace ' +
                 ('that input' if same else f'the input {guarded[real]}') +
                 '. Give --out a folder that holds no input')
-    return masks, overlays
+    for outputs in planned:
+        outputs.masks = [osp.join(out_dir, m) for m in outputs.masks]
+        outputs.probabilities = [
+            osp.join(out_dir, p) for p in outputs.probabilities
+        ]
+        outputs.record = osp.join(out_dir,
+                                  outputs.record) if outputs.record else ''
+        outputs.overlay = osp.join(out_dir,
+                                   outputs.overlay) if outputs.overlay else ''
+    return planned

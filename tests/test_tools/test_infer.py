@@ -79,7 +79,8 @@ def test_folder_of_odd_images(images, untrained_checkpoint, tmp_path):
         # The image under a banner with the prompt.
         assert overlay.shape[0] > SIZES[name][0], name
     assert f'skipped: Cannot decode image {images / "broken.png"}' in log
-    assert f'ignored 1 files that are not images by their extension: ' \
+    assert 'ignored 1 files that are neither images nor volumes by their ' \
+        f'extension: ' \
         f'{images / "notes.txt"}' in log
     assert '5 masks written, 1 skipped' in log
     # Nothing half-written is left, and the masks are those of the API.

@@ -42,6 +42,32 @@ def test_collect_images_from_folders_files_and_globs(tmp_path):
     assert root == str(imgs / 'sub') and files == [str(imgs / 'sub/c.tif')]
 
 
+def test_collect_images_finds_volumes_and_dicom_folders(tmp_path):
+    _touch(tmp_path, 'scans/a.nii.gz', 'scans/b.mhd', 'scans/b.raw',
+           'scans/c.nrrd', 'scans/x.png', 'scans/notes.txt')
+    for folder, name in [('series1', 'IM0001'), ('series1', 'IM0002.dcm'),
+                         ('sub/series2', 'IM0001')]:
+        path = tmp_path / 'scans' / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b'\0' * 128 + b'DICM')
+    scans = tmp_path / 'scans'
+    root, files, ignored = collect_images([str(scans)])
+    # A folder of DICOM files is one input; a .mhd's data file is none.
+    assert files == [
+        str(scans / n) for n in ('a.nii.gz', 'b.mhd', 'c.nrrd', 'x.png',
+                                 'series1', 'sub/series2')
+    ]
+    assert ignored == [str(scans / 'notes.txt')]
+    # A DICOM folder named or matched by a glob is that folder's series; a
+    # DICOM file named is its own series.
+    root, files, _ = collect_images([str(scans / 'series1')])
+    assert root == str(scans) and files == [str(scans / 'series1')]
+    root, files, _ = collect_images([str(scans / 'sub' / '*' / '*')])
+    assert files == [str(scans / 'sub' / 'series2')]
+    root, files, _ = collect_images([str(scans / 'series1' / 'IM0001')])
+    assert files == [str(scans / 'series1' / 'IM0001')]
+
+
 @pytest.mark.parametrize('spec, message', [
     ('missing', 'no such file or folder'),
     ('*.bmp', 'no file matches'),
@@ -65,10 +91,12 @@ def test_read_prompts_file(tmp_path):
         '\ufeff Prompt ,note,IMAGE\n'
         '"a polyp, small",x,sub/b.png\n\n'
         f'left kidney,,{imgs / "a.png"}\n'
-        'red circle,,c.png\n',
+        'red circle,,c.png\n'
+        'right kidney,,sub/b.png\n',
         encoding='utf-8')
     prompts, unmatched = read_prompts_file(str(csv_file), str(imgs), files)
-    assert prompts == ['left kidney', 'a polyp, small']
+    # Several rows give an image several prompts, in row order.
+    assert prompts == [['left kidney'], ['a polyp, small', 'right kidney']]
     assert unmatched == ['c.png']
 
 
@@ -76,7 +104,8 @@ def test_read_prompts_file(tmp_path):
     ('name,prompt\na.png,x\n', r"columns image,prompt.*\['name', 'prompt'\]"),
     ('', 'columns image,prompt'),
     ('image,prompt\na.png,\n', 'line 2: empty image or prompt'),
-    ('image,prompt\na.png,x\n./a.png,y\n', 'lines 2 and 3 both give'),
+    ('image,prompt\na.png,x\n./a.png,x\nb.png,y\n',
+     "lines 2 and 3 both give .*a.png the prompt 'x'"),
     ('image,prompt\na.png,x\n', '1 of the 2 images have no prompt.*b.png'),
 ])
 def test_read_prompts_file_errors(tmp_path, content, message):
@@ -101,16 +130,86 @@ def test_plan_outputs_keeps_sub_folders(tmp_path):
     root = str(tmp_path / 'imgs')
     files = [osp.join(root, 'a.jpg'), osp.join(root, 'sub', 'b.tif')]
     out = str(tmp_path / 'out')
-    masks, overlays = plan_outputs(root, files, out, True, files)
-    assert masks == [osp.join(out, 'a.png'), osp.join(out, 'sub', 'b.png')]
-    assert overlays == [
+    planned = plan_outputs(root, files, out, True, files)
+    assert [p.masks for p in planned] == [[osp.join(out, 'a.png')],
+                                          [osp.join(out, 'sub', 'b.png')]]
+    assert [p.overlay for p in planned] == [
         osp.join(out, 'overlays', 'a.png'),
         osp.join(out, 'overlays', 'sub', 'b.png')
     ]
-    assert plan_outputs(root, files, out, False, files)[1] == ['', '']
+    assert [p.overlay
+            for p in plan_outputs(root, files, out, False, files)] == ['', '']
+    assert [p.record for p in planned] == ['', '']
     # JPEG inputs may share their folder with the masks.
     assert plan_outputs(root, files, root, False,
-                        files)[0][0] == osp.join(root, 'a.png')
+                        files)[0].masks == [osp.join(root, 'a.png')]
+
+
+def test_plan_outputs_of_volumes_and_several_prompts(tmp_path):
+    root = str(tmp_path)
+    (tmp_path / 'dicom.v2').mkdir()
+    files = [
+        osp.join(root, 'ct', 'scan.nii.gz'),
+        osp.join(root, 'mr.mhd'),
+        osp.join(root, 'dicom.v2'),
+        osp.join(root, 'x.png')
+    ]
+    prompts = [['liver'], ['Left kidney!', 'spleen'], ['a', 'a b'],
+               ['red', 'blue']]
+    out = str(tmp_path / 'out')
+
+    def names(planned):
+        return [(p.masks, p.record, p.probabilities) for p in planned]
+
+    planned = plan_outputs(
+        root,
+        files,
+        out,
+        True,
+        files,
+        prompts=prompts,
+        volumes=[True, True, True, False],
+        save_probs=True)
+    join = lambda *n: [osp.join(out, m) for m in n]  # noqa: E731
+    assert names(planned) == [
+        (join('ct/scan.nii.gz'), join('ct/scan.json')[0],
+         join('ct/scan_prob.nii.gz')),
+        (join('mr.nii.gz'), join('mr.json')[0],
+         join('mr_prob_left-kidney.nii.gz', 'mr_prob_spleen.nii.gz')),
+        # A DICOM folder keeps its whole name.
+        (join('dicom.v2.nii.gz'), join('dicom.v2.json')[0],
+         join('dicom.v2_prob_a.nii.gz', 'dicom.v2_prob_a-b.nii.gz')),
+        # A 2D label map has its legend; overlays are for one prompt.
+        (join('x.png'), join('x.json')[0], []),
+    ]
+    assert planned[3].overlay == ''
+    planned = plan_outputs(
+        root,
+        files,
+        out,
+        False,
+        files,
+        prompts=prompts,
+        volumes=[True, True, True, False],
+        one_file_per_prompt=True,
+        volume_format='input')
+    assert names(planned) == [
+        (join('ct/scan.nii.gz'), join('ct/scan.json')[0], []),
+        # .mhd is written as the one-file MetaImage; DICOM as NIfTI.
+        (join('mr_left-kidney.mha', 'mr_spleen.mha'), join('mr.json')[0], []),
+        (join('dicom.v2_a.nii.gz',
+              'dicom.v2_a-b.nii.gz'), join('dicom.v2.json')[0], []),
+        (join('x_red.png', 'x_blue.png'), '', []),
+    ]
+    # Prompts with the same file name part are numbered.
+    assert plan_outputs(
+        root,
+        files[3:],
+        out,
+        False, [],
+        prompts=[['a b', 'a-b']],
+        one_file_per_prompt=True)[0].masks == join('x_a-b-1.png',
+                                                   'x_a-b-2.png')
 
 
 @pytest.mark.parametrize('names, show, message', [

@@ -77,14 +77,35 @@ class Volume:
 
     @property
     def array(self) -> np.ndarray:
-        """The voxels, (z, y, x) (or (y, x)), a view of the image's
-        buffer."""
-        return sitk.GetArrayViewFromImage(self.image)
+        """The voxels, (z, y, x) (or (y, x)), a read-only view of the
+        image's buffer (see :func:`array_view`)."""
+        return array_view(self.image)
 
     @property
     def spacing(self) -> Tuple[float, ...]:
         """Voxel size in mm, in the order of :attr:`array`'s axes."""
         return tuple(reversed(self.image.GetSpacing()))
+
+
+class _ImageBuffer:
+    """An image's buffer in numpy's array interface, keeping the image."""
+
+    def __init__(self, image: sitk.Image) -> None:
+        self.image = image
+        self.__array_interface__ = sitk.GetArrayViewFromImage(
+            image).__array_interface__
+
+
+def array_view(image: sitk.Image) -> np.ndarray:
+    """A read-only (z, y, x) view of a SimpleITK image's voxels, no copy.
+
+    Unlike ``sitk.GetArrayViewFromImage``, the view keeps the image alive,
+    so it stays valid after the image's last other reference is gone
+    (``read_volume(path).array``).
+    """
+    view = np.asarray(_ImageBuffer(image))
+    view.flags.writeable = False
+    return view
 
 
 def volume_extension(path: str) -> Optional[str]:
