@@ -208,6 +208,13 @@ def test_volume_errors_name_the_input(model, tmp_path):
     broken.write_bytes(b'\x1f\x8b not really gzip')
     with pytest.raises(VolumeError, match='broken.nii.gz'):
         inference_model(model, str(broken), 'liver')
+    # SimpleITK zero-fills a truncated NIfTI; it is refused instead.
+    for name in ('cut.nii', 'cut.nii.gz'):
+        sitk.WriteImage(make_image(ct_volume()), str(tmp_path / name))
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(data[:len(data) * 2 // 3])
+        with pytest.raises(VolumeError, match=f'{name}: it is truncated'):
+            inference_model(model, str(tmp_path / name), 'liver')
     four_d = sitk.JoinSeries([make_image(ct_volume())] * 2)
     with pytest.raises(VolumeError, match='4D'):
         inference_model(model, four_d, 'liver')

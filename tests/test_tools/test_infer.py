@@ -122,10 +122,10 @@ def test_prompts_file_glob_and_threshold(images, untrained_checkpoint,
                                   prompts['odd.png'])).any()
 
 
-def _infer(args, monkeypatch, capsys):
+def _infer(args, monkeypatch, capsys, config=QUICKSTART_CONFIG):
     """Run the tool in this process (its imports are paid once) and return
     its exit status and output."""
-    monkeypatch.setattr(sys, 'argv', ['tools/infer.py', QUICKSTART_CONFIG] +
+    monkeypatch.setattr(sys, 'argv', ['tools/infer.py', config] +
                         [str(arg) for arg in args])
     try:
         runpy.run_path(

@@ -13,9 +13,11 @@ its ``.raw``), NRRD (``.nrrd``, ``.nhdr``) and DICOM series (a folder, or
 any one file of the series). DICOM's rescale slope and intercept are
 applied by SimpleITK's GDCM reader, so CT voxels are in HU.
 """
+import gzip
 import os
 import os.path as osp
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
@@ -220,13 +222,50 @@ def _header_text(path: str) -> str:
     return head.decode('latin-1')
 
 
+def _check_nifti_complete(path: str, header) -> None:
+    """Refuse a truncated NIfTI file, which SimpleITK reads without a word,
+    zero-filling the missing voxels.
+
+    Raises:
+        VolumeError: If the file holds fewer bytes than its header and
+            voxels need.
+    """
+    needed = int(header['vox_offset']) + int(np.prod(
+        header.get_data_shape())) * header.get_data_dtype().itemsize
+    if path.lower().endswith('.gz'):
+        size = 0
+        try:
+            with gzip.open(path, 'rb') as f:
+                while size < needed:
+                    chunk = f.read(1 << 22)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+        except (EOFError, OSError, zlib.error):
+            pass  # the stream ends early: size says how much there was
+    else:
+        size = osp.getsize(path)
+    if size < needed:
+        raise VolumeError(f'Cannot read volume {path}: it is truncated (it '
+                          f'holds {size} of the {needed} bytes its header and '
+                          'voxels need)')
+
+
 def _declares_spacing(path: str, extension: str, dimension: int) -> bool:
     """Whether a volume file states its spacing (SimpleITK puts 1 mm in
-    when it does not, without saying so)."""
+    when it does not, without saying so); a NIfTI file is also checked to
+    be complete."""
     if extension in ('.nii', '.nii.gz'):
         import nibabel
-        pixdim = nibabel.load(path).header['pixdim'][1:dimension + 1]
-        return bool(np.all(pixdim > 0))
+        try:
+            header = nibabel.load(path).header
+        except (nibabel.filebasedimages.ImageFileError,
+                nibabel.spatialimages.HeaderDataError, EOFError, OSError,
+                ValueError) as err:
+            raise VolumeError(f'Cannot read volume {path}: its NIfTI header '
+                              f'is corrupt ({err})') from err
+        _check_nifti_complete(path, header)
+        return bool(np.all(header['pixdim'][1:dimension + 1] > 0))
     header = _header_text(path)
     if extension in ('.nrrd', '.nhdr'):
         return 'space directions' in header or 'spacings' in header
