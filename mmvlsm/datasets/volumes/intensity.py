@@ -48,11 +48,18 @@ class ResolvedWindow:
     def to_uint8(self, values: np.ndarray) -> np.ndarray:
         """``[low, high]`` -> 0..255 (rounded, clipped), uint8.
 
-        Computed in float64 so that every caller gets the same bytes.
+        Computed in float64 so that every caller gets the same bytes, as
+        ``(value - low) * 255 / (high - low)``: multiplying before dividing
+        keeps halves exact for integer HU (a window's level maps to 128,
+        not to 127 through a rounded ``255 / width``); halves round to
+        even.
         """
-        scale = 255.0 / (self.high - self.low) if self.high > self.low else 0
-        scaled = (np.clip(values, self.low, self.high) - self.low) * scale
-        return np.round(scaled).astype(np.uint8)
+        if not self.high > self.low:
+            return np.zeros(np.shape(values), np.uint8)
+        shifted = np.clip(np.asarray(values, np.float64), self.low,
+                          self.high) - self.low
+        return np.round(shifted * 255.0 / (self.high - self.low)).astype(
+            np.uint8)
 
     def record(self) -> dict:
         """What was used, for the record written with each output."""
@@ -128,7 +135,8 @@ def parse_window(spec: WindowSpec) -> IntensityWindow:
             return IntensityWindow(float(spec['level']), float(spec['width']))
         raise ValueError('a window dict has the keys level and width, or '
                          f'percentiles; got {sorted(spec)}')
-    values = list(spec)
-    if len(values) != 2:
-        raise ValueError(f'a window is (level, width); got {spec!r}')
-    return IntensityWindow(float(values[0]), float(values[1]))
+    try:
+        level, width = map(float, spec)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'a window is (level, width); got {spec!r}') from err
+    return IntensityWindow(level, width)

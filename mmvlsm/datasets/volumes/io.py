@@ -16,6 +16,7 @@ applied by SimpleITK's GDCM reader, so CT voxels are in HU.
 import gzip
 import os
 import os.path as osp
+import struct
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -32,8 +33,8 @@ DICOM_EXTENSIONS = ('.dcm', '.dicom', '.ima')
 # Formats written for masks; detached-header inputs map to their one-file
 # form (the data file of a ``.mhd`` would keep a temporary name).
 OUTPUT_FORMATS = ('.nii.gz', '.nii', '.mha', '.nrrd')
-# DICOM tags read for the series listing and the spacing check.
-SERIES_UID_TAG = '0020|000e'
+# DICOM tags read for the series listing, the spacing check and the
+# modality.
 SERIES_DESCRIPTION_TAG = '0008|103e'
 PIXEL_SPACING_TAG = '0028|0030'
 MODALITY_TAG = '0008|0060'
@@ -54,6 +55,16 @@ class DicomSeries:
     def __str__(self) -> str:
         description = self.description or '(no description)'
         return f'{self.uid} "{description}", {len(self.files)} slices'
+
+
+class _ImageBuffer:
+    """An image's voxels as an array interface holding the image, so that
+    arrays made from it keep the buffer alive."""
+
+    def __init__(self, image: sitk.Image) -> None:
+        self.image = image
+        self.__array_interface__ = sitk.GetArrayViewFromImage(
+            image).__array_interface__
 
 
 @dataclass
@@ -87,15 +98,6 @@ class Volume:
     def spacing(self) -> Tuple[float, ...]:
         """Voxel size in mm, in the order of :attr:`array`'s axes."""
         return tuple(reversed(self.image.GetSpacing()))
-
-
-class _ImageBuffer:
-    """An image's buffer in numpy's array interface, keeping the image."""
-
-    def __init__(self, image: sitk.Image) -> None:
-        self.image = image
-        self.__array_interface__ = sitk.GetArrayViewFromImage(
-            image).__array_interface__
 
 
 def array_view(image: sitk.Image) -> np.ndarray:
@@ -182,10 +184,23 @@ def _dicom_tag(path: str, tag: str) -> str:
 
 def _read_dicom(path: str, series: Optional[str]) -> Volume:
     """A DICOM series from its folder or from one of its files."""
-    folder = path if osp.isdir(path) else osp.dirname(path)
-    found = list_dicom_series(folder)
-    if series is None and not osp.isdir(path):
-        series = _dicom_tag(path, SERIES_UID_TAG) or None
+    folder = path if osp.isdir(path) else osp.dirname(path) or '.'
+    try:
+        found = list_dicom_series(folder)
+    except VolumeError:
+        if osp.isdir(path):
+            raise
+        found = []  # the file's own check below names it
+    if not osp.isdir(path):
+        own = [
+            s for s in found if any(
+                osp.samefile(path, name) for name in s.files)
+        ]
+        if not own:
+            raise VolumeError(f'{path} is not a readable DICOM image (not '
+                              f'in any series of {folder})')
+        if series is None:
+            series = own[0].uid
     if series is not None:
         chosen = [s for s in found if s.uid == series]
         if not chosen:
@@ -222,50 +237,70 @@ def _header_text(path: str) -> str:
     return head.decode('latin-1')
 
 
-def _check_nifti_complete(path: str, header) -> None:
-    """Refuse a truncated NIfTI file, which SimpleITK reads without a word,
-    zero-filling the missing voxels.
+def _nifti_header(path: str) -> Tuple[np.ndarray, int]:
+    """The pixdim of a NIfTI-1 or NIfTI-2 file as stored (nibabel would
+    set zeros to 1 on loading) and the bytes its header and voxels
+    need."""
+    opener = gzip.open if path.lower().endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        head = f.read(540)
+    for endian in '<>':
+        (size, ) = struct.unpack(endian + 'i', head[:4])
+        if size == 348:
+            dim = struct.unpack(endian + '8h', head[40:56])
+            (bitpix, ) = struct.unpack(endian + 'h', head[72:74])
+            pixdim = struct.unpack(endian + '8f', head[76:108])
+            (offset, ) = struct.unpack(endian + 'f', head[108:112])
+            break
+        if size == 540:
+            (bitpix, ) = struct.unpack(endian + 'h', head[14:16])
+            dim = struct.unpack(endian + '8q', head[16:80])
+            pixdim = struct.unpack(endian + '8d', head[104:168])
+            (offset, ) = struct.unpack(endian + 'q', head[168:176])
+            break
+    else:
+        raise VolumeError(f'{path} has no NIfTI header')
+    voxels = int(np.prod(dim[1:dim[0] + 1], dtype=np.int64))
+    return np.array(pixdim), int(offset) + voxels * bitpix // 8
+
+
+def _stored_bytes(path: str) -> int:
+    """The size of a file, decompressed for ``.gz`` (which reads it to
+    the end, so a truncated or corrupt stream raises)."""
+    if not path.lower().endswith('.gz'):
+        return osp.getsize(path)
+    total = 0
+    with gzip.open(path, 'rb') as f:
+        while True:
+            chunk = f.read(1 << 24)
+            if not chunk:
+                return total
+            total += len(chunk)
+
+
+def _check_nifti(path: str, dimension: int) -> bool:
+    """Refuse a truncated NIfTI file (ITK reads one without complaint,
+    filling the missing voxels) and tell whether it states its spacing.
 
     Raises:
-        VolumeError: If the file holds fewer bytes than its header and
-            voxels need.
+        VolumeError: Naming ``path``, if its voxels are cut short or its
+            compressed stream is corrupt.
     """
-    needed = int(header['vox_offset']) + int(np.prod(
-        header.get_data_shape())) * header.get_data_dtype().itemsize
-    if path.lower().endswith('.gz'):
-        size = 0
-        try:
-            with gzip.open(path, 'rb') as f:
-                while size < needed:
-                    chunk = f.read(1 << 22)
-                    if not chunk:
-                        break
-                    size += len(chunk)
-        except (EOFError, OSError, zlib.error):
-            pass  # the stream ends early: size says how much there was
-    else:
-        size = osp.getsize(path)
-    if size < needed:
-        raise VolumeError(f'Cannot read volume {path}: it is truncated (it '
-                          f'holds {size} of the {needed} bytes its header and '
-                          'voxels need)')
+    try:
+        pixdim, needed = _nifti_header(path)
+        stored = _stored_bytes(path)
+    except (OSError, EOFError, zlib.error) as err:
+        raise VolumeError(f'Cannot read volume {path}: it is corrupt or '
+                          f'truncated ({err})') from err
+    if stored < needed:
+        raise VolumeError(f'Cannot read volume {path}: it is truncated '
+                          f'({stored} of its {needed} bytes)')
+    return bool(np.all(pixdim[1:dimension + 1] > 0))
 
 
 def _declares_spacing(path: str, extension: str, dimension: int) -> bool:
-    """Whether a volume file states its spacing (SimpleITK puts 1 mm in
-    when it does not, without saying so); a NIfTI file is also checked to
-    be complete."""
-    if extension in ('.nii', '.nii.gz'):
-        import nibabel
-        try:
-            header = nibabel.load(path).header
-        except (nibabel.filebasedimages.ImageFileError,
-                nibabel.spatialimages.HeaderDataError, EOFError, OSError,
-                ValueError) as err:
-            raise VolumeError(f'Cannot read volume {path}: its NIfTI header '
-                              f'is corrupt ({err})') from err
-        _check_nifti_complete(path, header)
-        return bool(np.all(header['pixdim'][1:dimension + 1] > 0))
+    """Whether a MetaImage or NRRD file states its spacing (SimpleITK puts
+    1 mm in when it does not, without saying so)."""
     header = _header_text(path)
     if extension in ('.nrrd', '.nhdr'):
         return 'space directions' in header or 'spacings' in header
@@ -356,13 +391,19 @@ def read_volume(path: Union[str, os.PathLike],
                 raise VolumeError(f'{path} is not DICOM: --series {series} '
                                   'does not apply')
             image = sitk.ReadImage(path)
-            volume = Volume(
-                image,
-                path,
-                spacing_declared=_declares_spacing(
-                    path, extension, min(image.GetDimension(), 3)))
+            dimension = min(image.GetDimension(), 3)
+            if extension in ('.nii', '.nii.gz'):
+                declared = _check_nifti(path, dimension)
+            else:
+                declared = _declares_spacing(path, extension, dimension)
+            volume = Volume(image, path, spacing_declared=declared)
     except RuntimeError as err:  # SimpleITK's errors for unreadable files
-        lines = str(err).strip().splitlines()
+        # The last line but an errno 'Reason:' (MetaImage says 'No such
+        # file or directory' of a truncated file).
+        lines = [
+            line for line in str(err).strip().splitlines()
+            if line.strip() and not line.startswith('Reason:')
+        ]
         reason = lines[-1] if lines else type(err).__name__
         raise VolumeError(f'Cannot read volume {path}: it is corrupt, '
                           f'truncated or not a volume ({reason})') from err
