@@ -21,9 +21,9 @@ Two modes:
   extension, under ``PRED_DIR`` (in any of these formats:
   ``a/case1.nii.gz`` may be predicted as ``a/case1.nrrd``). A prediction
   must have its ground truth's geometry (size, spacing, origin and
-  direction, to a relative 1e-4). Masks are binary (0 and one other value)
-  unless ``--labels`` or ``--legend`` make them label maps: each label is
-  then scored as its own binary mask, one row per volume and label, and
+  direction, to 1e-4; see ``docs/input_formats.md``). Masks are binary (0
+  and one other value) unless ``--labels`` or ``--legend`` make them label
+  maps: each label is then scored as its own binary mask, one row per volume and label, and
   the metrics are reported per label as ``<class>/<key>`` besides their
   mean over all rows; a value outside 0 and the labels is an error.
   Distances are 3D, in mm from the ground truth's voxel spacing
@@ -97,7 +97,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     labels.add_argument(
         '--legend',
         help='volumes: a JSON legend {"0": "background", "1": "liver", ...} '
-        '(as tools/infer.py writes next to a label map): score its labels, '
+        '(as saved next to a label map): score its labels, '
         'under its names')
     parser.add_argument(
         '--surface-metrics',
