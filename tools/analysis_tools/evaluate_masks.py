@@ -23,9 +23,10 @@ Two modes:
   must have its ground truth's geometry (size, spacing, origin and
   direction, to 1e-4; see ``docs/input_formats.md``). Masks are binary (0
   and one other value) unless ``--labels`` or ``--legend`` make them label
-  maps: each label is then scored as its own binary mask, one row per volume and label, and
-  the metrics are reported per label as ``<class>/<key>`` besides their
-  mean over all rows; a value outside 0 and the labels is an error.
+  maps: each label is then scored as its own binary mask, one row per
+  volume and label, and the metrics are reported per label as
+  ``<class>/<key>`` besides their mean over all rows; a value outside 0
+  and the labels is an error.
   Distances are 3D, in mm from the ground truth's voxel spacing
   (``--nsd-tolerance`` is in mm). Outputs in ``--out``:
   ``per_volume_metrics.csv`` (volume, prediction, label, class, Dice, IoU
