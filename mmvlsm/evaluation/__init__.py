@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .metrics import DiceIoUMetric, SlideAccuracy, dice_iou
+from .metrics import (DiceIoUMetric, SlideAccuracy, dice_iou,
+                      surface_metric_keys)
 
-__all__ = ['DiceIoUMetric', 'dice_iou', 'SlideAccuracy']
+__all__ = ['DiceIoUMetric', 'dice_iou', 'surface_metric_keys', 'SlideAccuracy']

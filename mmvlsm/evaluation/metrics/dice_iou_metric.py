@@ -20,8 +20,9 @@ from mmvlsm.utils.paths import (move_to_output_names, output_keys, path_inside,
 from .surface_distance import hd95_nsd
 
 METRIC_KEYS = ('mDice', 'mDice_std', 'mIoU', 'mIoU_std', 'gDice', 'gIoU')
-# Per-image surface metrics stored with surface_metrics=True.
-SURFACE_KEYS = ('HD95', 'NSD', 'HD95_mm')
+# Per-sample surface metrics stored with surface_metrics=True; the _mm ones
+# need a spacing.
+SURFACE_KEYS = ('HD95', 'NSD', 'HD95_mm', 'NSD_mm')
 
 
 def dice_iou(intersect: np.ndarray, pred_area: np.ndarray,
@@ -58,18 +59,39 @@ def dice_iou(intersect: np.ndarray, pred_area: np.ndarray,
 
 
 def _binary_mask(data: torch.Tensor) -> torch.Tensor:
-    """(1, H, W) or (H, W) label tensor -> (H, W) bool, nonzero = object."""
-    return (data.squeeze(0) if data.dim() == 3 else data) != 0
+    """(1, H, W), (H, W) or (1, D, H, W) label tensor -> (H, W) or
+    (D, H, W) bool, nonzero = object."""
+    return (data.squeeze(0) if data.dim() > 2 else data) != 0
+
+
+def surface_metric_keys(results: List[dict]) -> List[str]:
+    """The surface metrics stored for the samples (of
+    :data:`SURFACE_KEYS`), each present in every record.
+
+    Raises:
+        ValueError: If some records have the mm metrics and others do not,
+            naming one of each kind.
+    """
+    keys = [k for k in SURFACE_KEYS if any(k in r for r in results)]
+    for key in keys:
+        without = [r['mask_name'] for r in results if key not in r]
+        if without:
+            raise ValueError(
+                f'{len(results) - len(without)} of {len(results)} samples '
+                f'have a spacing (metainfo "spacing"), but {len(without)} '
+                f'do not, e.g. {without[:3]}: {key} needs one for every '
+                'sample; set pixel_spacing or give every sample a spacing.')
+    return keys
 
 
 @METRICS.register_module()
 class DiceIoUMetric(BaseMetric):
     """Dice and IoU for binary, text-prompted segmentation.
 
-    Every image is scored on its own at its original resolution, as
-    medvlsm's ``scripts/eval_metrics.py`` does. Nonzero pixels of
-    ``pred_sem_seg`` and ``gt_sem_seg`` are the object. The returned keys,
-    all in percent (×100, not rounded):
+    Every image (or volume) is scored on its own at its original
+    resolution, as medvlsm's ``scripts/eval_metrics.py`` does. Nonzero
+    pixels (voxels) of ``pred_sem_seg`` and ``gt_sem_seg`` are the object.
+    The returned keys, all in percent (×100, not rounded):
 
     - ``mDice`` / ``mIoU``: mean over images of the per-image Dice / IoU
       (the numbers medvlsm reports);
@@ -81,10 +103,12 @@ class DiceIoUMetric(BaseMetric):
 
     With ``surface_metrics``, each image also gets its HD95 and normalised
     surface Dice (see :func:`~mmvlsm.evaluation.metrics.surface_distance.
-    hd95_nsd`, which also says how empty masks count): ``mHD95`` /
-    ``mHD95_std`` in pixels, ``mNSD`` / ``mNSD_std`` in percent at
-    ``nsd_tolerance`` pixels, and with ``pixel_spacing`` ``mHD95_mm`` /
-    ``mHD95_mm_std``.
+    hd95_nsd`, which also says how empty masks count; volumes get 3D
+    surface distances): ``mHD95`` / ``mHD95_std`` in pixels (voxels),
+    ``mNSD`` / ``mNSD_std`` in percent at ``nsd_tolerance`` pixels, and,
+    when the samples have a spacing (``pixel_spacing``, or a sample's
+    metainfo ``spacing``), ``mHD95_mm`` / ``mHD95_mm_std`` and ``mNSD_mm`` /
+    ``mNSD_mm_std`` (at ``nsd_tolerance_mm``).
 
     When the samples come from several ``dataset_name`` values (a pooled
     ``ConcatDataset``), every key is also reported per dataset as
@@ -106,14 +130,22 @@ class DiceIoUMetric(BaseMetric):
             ``output_dir/.partial/`` and ``compute_metrics`` names them; in
             distributed runs every rank writes its own samples, so the
             directory must be shared. Existing files are overwritten; a
-            warning is logged if ``output_dir`` is not empty. Defaults to
-            None.
+            warning is logged if ``output_dir`` is not empty. Volume samples
+            are refused (a PNG would lose their geometry; volume masks are
+            written with :func:`mmvlsm.datasets.volumes.write_volume`).
+            Defaults to None.
         surface_metrics (bool): Also compute HD95 and NSD per image (on the
             CPU; SciPy). Defaults to False.
-        nsd_tolerance (float): NSD's tolerance in pixels. Defaults to 2.0.
-        pixel_spacing (Sequence[float], optional): Pixel size (rows,
-            columns) in mm at the original resolution, when the dataset
-            has one: HD95 is then reported in mm as well. Defaults to None.
+        nsd_tolerance (float): NSD's tolerance in pixels (voxels). Defaults
+            to 2.0.
+        nsd_tolerance_mm (float): NSD's tolerance in mm, for the samples
+            with a spacing. Defaults to 2.0.
+        pixel_spacing (Sequence[float], optional): Pixel size in mm at the
+            original resolution, in the array's axis order ((rows, columns),
+            or (slices, rows, columns) for volumes), when the dataset has
+            one: HD95 and NSD are then reported in mm as well. A sample's
+            metainfo ``spacing`` (same order) overrides it. Defaults to
+            None.
         collect_device (str): Device used to collect results from the ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix added to the metric names to tell
@@ -130,6 +162,7 @@ class DiceIoUMetric(BaseMetric):
                  output_dir: Optional[str] = None,
                  surface_metrics: bool = False,
                  nsd_tolerance: float = 2.0,
+                 nsd_tolerance_mm: float = 2.0,
                  pixel_spacing: Optional[Sequence[float]] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -139,6 +172,7 @@ class DiceIoUMetric(BaseMetric):
         self.output_dir = output_dir
         self.surface_metrics = surface_metrics
         self.nsd_tolerance = nsd_tolerance
+        self.nsd_tolerance_mm = nsd_tolerance_mm
         self.pixel_spacing = (
             tuple(pixel_spacing) if pixel_spacing is not None else None)
         self._num_written = 0
@@ -156,14 +190,20 @@ class DiceIoUMetric(BaseMetric):
 
         Args:
             data_batch (dict): A batch from the dataloader (unused).
-            data_samples (Sequence[dict]): Model outputs as dicts, each with
-                ``pred_sem_seg.data`` and ``gt_sem_seg.data`` of shape
-                (1, H, W) at the original resolution, and the metainfo keys
-                ``mask_name`` (falls back to the basename of ``img_path``),
-                ``dataset_name``, ``prompt_key`` and ``text``.
+            data_samples (Sequence[dict]): Model outputs as dicts (a
+                volume's as a plain dict: ``PixelData`` holds 2D data
+                only), each with ``pred_sem_seg.data`` and
+                ``gt_sem_seg.data`` of shape (1, H, W), or (1, D, H, W)
+                for a volume, at the original
+                resolution, and the metainfo keys ``mask_name`` (falls back
+                to the basename of ``img_path``), ``dataset_name``,
+                ``prompt_key``, ``text`` and optionally ``spacing`` (the
+                pixel or voxel size in mm, in the array's axis order).
 
         Raises:
-            ValueError: If a prediction and its ground truth differ in shape.
+            ValueError: If a prediction and its ground truth differ in shape,
+                a spacing does not have one value per axis, or a volume
+                comes with ``output_dir``.
             OSError: If a mask cannot be written.
         """
         records, counts = [], []
@@ -179,6 +219,13 @@ class DiceIoUMetric(BaseMetric):
                     f'{tuple(pred.shape)} but the ground truth has shape '
                     f'{tuple(gt.shape)}; predictions must be resized to the '
                     'original image size (ori_shape) before evaluation.')
+            if self.output_dir is not None and pred.dim() == 3:
+                raise ValueError(
+                    f'{mask_name} is a volume {tuple(pred.shape)}: '
+                    'DiceIoUMetric(output_dir=...) saves 2D PNG masks only; '
+                    'write volume masks with '
+                    'mmvlsm.datasets.volumes.write_volume (tools/infer.py '
+                    'does) and leave output_dir unset.')
             # Counted where the prediction lives; nothing waits for them yet.
             counts.append(
                 torch.stack([(pred & gt).sum(),
@@ -186,7 +233,9 @@ class DiceIoUMetric(BaseMetric):
                              gt.sum()]))
             records.append(keys)
             if self.surface_metrics:
-                records[-1].update(self._surface(pred, gt))
+                records[-1].update(
+                    self._surface(pred, gt, data_sample.get('spacing'),
+                                  mask_name))
             if self.output_dir is not None:
                 # Named in `compute_metrics`, once every sample is known.
                 records[-1]['partial_file'] = write_partial(
@@ -204,16 +253,25 @@ class DiceIoUMetric(BaseMetric):
                 intersect=intersect, pred_area=pred_area, gt_area=gt_area)
             self.results.append(record)
 
-    def _surface(self, pred: torch.Tensor,
-                 gt: torch.Tensor) -> Dict[str, float]:
-        """HD95 (pixels, and mm with ``pixel_spacing``) and NSD (%) of one
-        image."""
+    def _surface(self, pred: torch.Tensor, gt: torch.Tensor,
+                 spacing: Optional[Sequence[float]],
+                 mask_name: str) -> Dict[str, float]:
+        """HD95 and NSD (%) of one image or volume, in pixels (voxels) and,
+        with a spacing (the sample's, else ``pixel_spacing``), in mm."""
         pred_np, gt_np = pred.cpu().numpy(), gt.cpu().numpy()
         hd95, nsd = hd95_nsd(pred_np, gt_np, tolerance=self.nsd_tolerance)
         values = dict(HD95=hd95, NSD=nsd * 100)
-        if self.pixel_spacing is not None:
-            values['HD95_mm'] = hd95_nsd(pred_np, gt_np, self.pixel_spacing,
-                                         self.nsd_tolerance)[0]
+        spacing = self.pixel_spacing if spacing is None else tuple(
+            float(v) for v in spacing)
+        if spacing is not None:
+            if len(spacing) != pred_np.ndim:
+                raise ValueError(
+                    f'{mask_name}: spacing {spacing} has {len(spacing)} '
+                    f'values but the masks {pred_np.shape} have '
+                    f'{pred_np.ndim} axes')
+            hd95_mm, nsd_mm = hd95_nsd(pred_np, gt_np, spacing,
+                                       self.nsd_tolerance_mm)
+            values.update(HD95_mm=hd95_mm, NSD_mm=nsd_mm * 100)
         return values
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -225,6 +283,10 @@ class DiceIoUMetric(BaseMetric):
         Returns:
             dict[str, float]: The keys listed in the class docstring, plus
             ``<dataset_name>/<key>`` for each dataset when there are several.
+
+        Raises:
+            ValueError: If some samples have a spacing and others do not (the
+                mm metrics would average different samples).
         """
         counts = np.array([[r['intersect'], r['pred_area'], r['gt_area']]
                            for r in results],
@@ -232,9 +294,10 @@ class DiceIoUMetric(BaseMetric):
         dice, iou = dice_iou(*counts.T)
         names = np.array([r['dataset_name'] for r in results], dtype=object)
 
+        surface_keys = surface_metric_keys(results)
         surface = {
             key: np.array([r[key] for r in results], dtype=np.float64)
-            for key in SURFACE_KEYS if key in results[0]
+            for key in surface_keys
         }
         metrics = self._summarize(dice, iou, counts, surface)
         dataset_names = list(dict.fromkeys(names))
@@ -252,7 +315,7 @@ class DiceIoUMetric(BaseMetric):
         self._log_table(rows)
 
         if self.output_dir is not None:
-            self._write_outputs(results, dice, iou, list(surface))
+            self._write_outputs(results, dice, iou, surface_keys)
         return metrics
 
     @staticmethod

@@ -295,3 +295,64 @@ def test_surface_metrics_per_image_and_in_the_csv(tmp_path):
     assert rows[1]['nsd'] == '100.0000'
     with pytest.raises(ValueError, match='surface_metrics only'):
         DiceIoUMetric(pixel_spacing=(1.0, 1.0))
+
+
+# Volumes (D, H, W): a GT box of 2 x 3 x 4 voxels and the box one slice
+# further. Both are two slices thick, hence all border: half of each lies
+# on the other (distance 0), half one slice (2.5 mm) away. Dice 2*12/48.
+SPACING_3D = (2.5, 0.7, 0.9)
+GT_VOLUME = np.zeros((5, 6, 7), np.uint8)
+GT_VOLUME[1:3, 1:4, 2:6] = 1
+PRED_VOLUME = np.roll(GT_VOLUME, 1, axis=0)
+
+
+def _volume_sample(pred, gt, mask_name, **metainfo):
+    """A volume sample as a dict (``PixelData`` holds 2D data only)."""
+    return dict(
+        pred_sem_seg=dict(data=torch.from_numpy(pred)[None]),
+        gt_sem_seg=dict(data=torch.from_numpy(gt)[None]),
+        mask_name=mask_name,
+        dataset_name='ct',
+        **metainfo)
+
+
+def test_volumes_with_their_spacing_in_mm():
+    samples = [
+        _volume_sample(PRED_VOLUME, GT_VOLUME, 'a.nii.gz', spacing=SPACING_3D),
+        _volume_sample(GT_VOLUME, GT_VOLUME, 'b.nii.gz', spacing=SPACING_3D)
+    ]
+    # The samples' spacing overrides pixel_spacing.
+    metrics = _evaluate(
+        samples,
+        surface_metrics=True,
+        nsd_tolerance_mm=2.0,
+        pixel_spacing=(1.0, 1.0, 1.0))
+    assert metrics['mDice'] == pytest.approx(75.0)  # (50 + 100) / 2
+    assert metrics['gDice'] == pytest.approx(75.0)
+    # In voxels: 1 slice, all within 2 voxels; in mm: 2.5, half within 2.
+    assert metrics['mHD95'] == pytest.approx(0.5)
+    assert metrics['mNSD'] == pytest.approx(100.0)
+    assert metrics['mHD95_mm'] == pytest.approx(1.25)
+    assert metrics['mHD95_mm_std'] == pytest.approx(1.25)
+    assert metrics['mNSD_mm'] == pytest.approx(75.0)
+    metrics = _evaluate(
+        samples[:1], surface_metrics=True, nsd_tolerance_mm=2.5)
+    assert metrics['mNSD_mm'] == pytest.approx(100.0)
+
+
+def test_volume_spacing_and_output_checks(tmp_path):
+    with pytest.raises(ValueError, match=r'a\.nii\.gz: spacing.*3 axes'):
+        _evaluate([_volume_sample(PRED_VOLUME, GT_VOLUME, 'a.nii.gz')],
+                  surface_metrics=True,
+                  pixel_spacing=(1.0, 1.0))
+    with pytest.raises(ValueError, match=r'1 of 2 samples.*b\.nii\.gz'):
+        _evaluate([
+            _volume_sample(
+                PRED_VOLUME, GT_VOLUME, 'a.nii.gz', spacing=SPACING_3D),
+            _volume_sample(PRED_VOLUME, GT_VOLUME, 'b.nii.gz')
+        ],
+                  surface_metrics=True)
+    with pytest.raises(ValueError, match=r'a\.nii\.gz is a volume.*PNG'):
+        _evaluate([_volume_sample(PRED_VOLUME, GT_VOLUME, 'a.nii.gz')],
+                  output_dir=str(tmp_path / 'out'))
+    assert not list(tmp_path.rglob('*.png'))
