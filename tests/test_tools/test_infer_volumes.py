@@ -259,3 +259,28 @@ def test_volume_refusals_and_warnings(scans, untrained_checkpoint, tmp_path,
     assert code == 0, log
     assert sitk.ReadImage(str(tmp_path / 'out' /
                               'cine.nii.gz')).GetSize() == (26, 21, 4)
+
+
+def test_label_map_and_record_score_with_evaluate_masks(
+        scans, untrained_checkpoint, tmp_path, monkeypatch, capsys):
+    """tools/infer.py's label map and record go into evaluate_masks.py:
+    against itself as ground truth, each named class scores 100."""
+    from .test_evaluate_masks import evaluate_masks
+    out = tmp_path / 'preds'
+    code, log = _infer([
+        untrained_checkpoint, '--img', scans / 'ct.nii.gz', '--prompt',
+        'liver', '--prompt', 'left kidney', '--out', out
+    ], monkeypatch, capsys)
+    assert code == 0, log
+    (tmp_path / 'gt').mkdir()
+    (tmp_path / 'gt' / 'ct.nii.gz').write_bytes(
+        (out / 'ct.nii.gz').read_bytes())
+    evaluate_masks.main([
+        str(out), '--gt-dir',
+        str(tmp_path / 'gt'), '--legend',
+        str(out / 'ct.json'), '--surface-metrics', '--out',
+        str(tmp_path / 'scores')
+    ])
+    metrics = json.loads((tmp_path / 'scores' / 'metrics.json').read_text())
+    assert metrics['liver/mDice'] == metrics['left kidney/mDice'] == 100.0
+    assert metrics['liver/mHD95_mm'] == 0.0

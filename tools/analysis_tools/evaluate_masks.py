@@ -38,7 +38,7 @@ Examples::
         --data-root data/kvasir_polyp --split test --surface-metrics \\
         --out work_dirs/other_tool_kvasir
     python tools/analysis_tools/evaluate_masks.py work_dirs/ct_masks \\
-        --gt-dir data/ct/labels --legend work_dirs/ct_masks/legend.json \\
+        --gt-dir data/ct/labels --legend work_dirs/ct_masks/case1.json \\
         --surface-metrics --nsd-tolerance 2 --out work_dirs/ct_scores
 """
 import argparse
@@ -98,8 +98,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     labels.add_argument(
         '--legend',
         help='volumes: a JSON legend {"0": "background", "1": "liver", ...} '
-        '(as saved next to a label map): score its labels, '
-        'under its names')
+        'or the JSON record tools/infer.py writes next to a label map: '
+        'score its labels, under its names')
     parser.add_argument(
         '--surface-metrics',
         action='store_true',
@@ -231,6 +231,9 @@ def read_classes(args: argparse.Namespace) -> Optional[Dict[int, str]]:
             legend = json.load(f)
     except (OSError, ValueError) as err:
         fail(f'cannot read the legend {args.legend}: {err}')
+    # The record tools/infer.py writes next to a mask holds the legend.
+    if isinstance(legend, dict) and isinstance(legend.get('legend'), dict):
+        legend = legend['legend']
     if not (isinstance(legend, dict)
             and all(key.strip().isdigit() and isinstance(name, str)
                     for key, name in legend.items())):

@@ -34,7 +34,8 @@ from mmengine.config import Config
 from mmvlsm.utils.paths import write_atomic
 
 # Reported per dataset, when the runs have them.
-KEYS = ('mDice', 'mIoU', 'gDice', 'gIoU', 'mHD95', 'mHD95_mm', 'mNSD')
+KEYS = ('mDice', 'mIoU', 'gDice', 'gIoU', 'mHD95', 'mHD95_mm', 'mNSD',
+        'mNSD_mm')
 
 
 def read_run(run_dir: str) -> Tuple[str, str, Dict[str, Dict[str, float]]]:
