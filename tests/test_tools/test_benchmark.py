@@ -104,6 +104,33 @@ def test_cris_comparison_prints_both_paths_and_their_ratio():
             mm_value / plain_value, rel=0.05, abs=0.006)
 
 
+def test_volume_read_segment_write():
+    log = run_tool([
+        sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--volume', '6', '40',
+        '48', '--batch-size', '4', '--rounds', '1'
+    ] + FAST)
+    assert 'volume 6x40x48 int16 HU' in log and 'median of 1 rounds' in log
+    rows = {}
+    for line in log.splitlines():
+        for name in ('read', 'window (in segment)', 'segment', 'write mask',
+                     'whole path'):
+            if line.startswith(name + ' '):
+                seconds, rate, share = line[len(name):].split()
+                rows[name] = (float(seconds), float(rate),
+                              float(share.rstrip('%')))
+    assert len(rows) == 5
+    whole_seconds, whole_rate, whole_share = rows['whole path']
+    assert whole_share == 100.0
+    # Seconds are printed to 1 ms, rates to 0.1 slice/s.
+    assert whole_rate == pytest.approx(6 / whole_seconds, rel=0.01, abs=0.1)
+    assert whole_seconds == pytest.approx(
+        sum(rows[name][0] for name in ('read', 'segment', 'write mask')),
+        abs=0.003)
+    for seconds, rate, share in rows.values():
+        assert seconds >= 0 and rate > 0 and 0 <= share <= 100
+    assert 'MiB as .nii.gz' in log and 'peak mem (MiB):' in log
+
+
 @pytest.fixture(scope='module')
 def benchmark():
     spec = importlib.util.spec_from_file_location('benchmark',

@@ -28,7 +28,12 @@ Further modes:
   test steps;
 - ``--against CONFIG2 ...``: mmvlsm's train step and inference of several
   models side by side, each at its own input size (e.g. BiomedCLIPSeg at
-  224 next to CLIPSeg at 352), with their parameter counts.
+  224 next to CLIPSeg at 352), with their parameter counts;
+- ``--volume [Z Y X]`` (100 512 512 without values): slices/s of a
+  synthetic CT (int16 HU, 0.7 x 0.7 x 2.5 mm, written as
+  ``--volume-format``) through ``read_volume``, ``inference_model`` (the
+  abdomen window, ``--batch-size`` slices at a time) and ``write_volume``
+  of the mask, with the share of reading, windowing and writing.
 
 Classification configs (CITE and its baselines) run in every mode but the
 plain PyTorch comparison, on batches of random images with labels packed
@@ -46,13 +51,17 @@ to full fine-tuning.)
 """
 import argparse
 import gc
+import os
 import os.path as osp
 import resource
 import statistics
+import tempfile
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
+import numpy as np
+import SimpleITK as sitk
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
@@ -63,6 +72,10 @@ from mmengine.runner import Runner
 from mmengine.structures import PixelData
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
+from mmvlsm.apis import inference_model
+from mmvlsm.apis.inference import prompted_by_class
+from mmvlsm.datasets.volumes import (OUTPUT_FORMATS, parse_window, read_volume,
+                                     slice_layout, write_volume)
 from mmvlsm.models.segmentors import TextPromptedSegmentor
 from mmvlsm.registry import task_registries
 from mmvlsm.utils.launch import (AMP_DTYPES, add_cfg_options_args,
@@ -72,6 +85,12 @@ PROMPTS = ('one medium yellow round polyp located in right of the image',
            'polyp', 'skin melanoma', 'foot ulcer')
 # Pipeline steps whose scale is the model's input size.
 RESIZES = ('Resize', 'LetterBoxResize')
+# --volume: the synthetic CT's default size (z, y, x), its voxel size (mm,
+# same order), the window and the prompt it is segmented with.
+VOLUME_SHAPE = (100, 512, 512)
+VOLUME_SPACING = (2.5, 0.7, 0.7)
+VOLUME_WINDOW = 'abdomen'
+VOLUME_PROMPT = 'liver'
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,6 +118,19 @@ def parse_args() -> argparse.Namespace:
         metavar='CONFIG',
         help='time these configs\' models too, one row each (mmvlsm path; '
         '--cfg-options apply to the first config only)')
+    parser.add_argument(
+        '--volume',
+        type=int,
+        nargs='*',
+        metavar='Z Y X',
+        help='time a synthetic CT of this size (default '
+        f'{" ".join(map(str, VOLUME_SHAPE))}) through read, segmentation '
+        'and write')
+    parser.add_argument(
+        '--volume-format',
+        default='nii.gz',
+        choices=[fmt[1:] for fmt in OUTPUT_FORMATS],
+        help='with --volume: the file format of the CT')
     parser.add_argument(
         '--profile',
         action='store_true',
@@ -140,6 +172,17 @@ def parse_args() -> argparse.Namespace:
                      'model\'s own input size; it does not combine with '
                      '--batch-sizes, --profile, --data, --img-size or '
                      '--inference-only')
+    if args.volume == []:
+        args.volume = list(VOLUME_SHAPE)
+    if args.volume is not None:
+        if len(args.volume) != 3 or min(args.volume) < 1:
+            parser.error('--volume takes three sizes Z Y X >= 1, got '
+                         f'{args.volume}')
+        if (args.against or args.batch_sizes or args.profile or args.data
+                or args.inference_only):
+            parser.error('--volume times volume inference alone; it does '
+                         'not combine with --against, --batch-sizes, '
+                         '--profile, --data or --inference-only')
     return args
 
 
@@ -585,6 +628,139 @@ def time_dataloader(cfg: Config, args: argparse.Namespace) -> None:
         del loader
 
 
+def synthetic_ct(shape: Sequence[int]) -> sitk.Image:
+    """A CT-like int16 volume in HU, spaced :data:`VOLUME_SPACING`.
+
+    An elliptic body (fat around soft tissue) in air, holding a liver, a
+    spleen, two kidneys, the aorta and the spine, which grow and shrink
+    along z; Gaussian noise of 15 HU makes it compress as a scan does.
+
+    Args:
+        shape (Sequence[int]): The array's size (z, y, x).
+
+    Returns:
+        sitk.Image: The volume, its spacing set.
+    """
+    depth, rows, cols = shape
+    rng = np.random.default_rng(0)
+    y, x = np.ogrid[-1:1:rows * 1j, -1:1:cols * 1j]
+
+    def ellipse(cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+        return ((x - cx) / rx)**2 + ((y - cy) / ry)**2 <= 1
+
+    # (centre x, centre y, radius x, radius y, HU): the spine first, so
+    # that it stays in every slice.
+    organs = ((-0.35, -0.05, 0.3, 0.25,
+               60), (0.45, 0.05, 0.12, 0.15, 50), (-0.3, 0.3, 0.08, 0.12, 160),
+              (0.3, 0.3, 0.08, 0.12, 160), (0.05, 0.2, 0.05, 0.05, 180))
+    array = np.empty(shape, np.int16)
+    for k in range(depth):
+        grow = np.sin(np.pi * (k + 0.5) / depth)
+        hu = np.full((rows, cols), -1000.0)
+        hu[ellipse(0, 0, 0.85, 0.65)] = -100
+        hu[ellipse(0, 0, 0.75, 0.55)] = 40
+        hu[ellipse(0, 0.45, 0.1, 0.1)] = 700
+        for cx, cy, rx, ry, value in organs:
+            hu[ellipse(cx, cy, rx * grow, ry * grow)] = value
+        array[k] = np.round(hu + rng.normal(0, 15, hu.shape))
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(tuple(reversed(VOLUME_SPACING)))
+    return image
+
+
+def volume_round(model: torch.nn.Module, path: str, mask_path: str,
+                 prompt: object, args: argparse.Namespace,
+                 device: torch.device) -> Dict[str, dict]:
+    """One timed pass of a volume file through inference.
+
+    Reading is :func:`read_volume`; windowing the resolve and ``to_uint8``
+    of every axial slice, the calls ``segment_volume`` makes (and makes
+    again inside the segmentation); segmentation :func:`inference_model`
+    of the read image; writing :func:`write_volume` of the mask.
+
+    Returns:
+        dict: ``timed`` 's result for ``read``, ``window``, ``segment`` and
+        ``write``.
+    """
+    out = {}
+    window = parse_window(VOLUME_WINDOW)
+
+    def apply_window() -> None:
+        array = out['volume'].array
+        resolved = window.resolve(array)
+        layout = slice_layout(out['volume'].image.GetDirection(), 'axial')
+        for one in layout.stack(array):
+            np.ascontiguousarray(resolved.to_uint8(one))
+
+    def segment() -> None:
+        out['result'] = inference_model(
+            model,
+            out['volume'].image,
+            prompt,
+            args.batch_size,
+            window=VOLUME_WINDOW)
+
+    return dict(
+        read=timed(lambda: out.update(volume=read_volume(path)), 1, 0, device),
+        window=timed(apply_window, 1, 0, device),
+        segment=timed(segment, 1, 0, device),
+        write=timed(lambda: write_volume(out['result'].mask, mask_path), 1, 0,
+                    device))
+
+
+def time_volume(model: torch.nn.Module, cfg: Config, args: argparse.Namespace,
+                device: torch.device) -> None:
+    """Slices/s of a synthetic CT of ``--volume`` through reading,
+    segmentation and writing, and each phase's share (medians over
+    ``--rounds``), with the peak memory before and after."""
+    model.cfg = cfg
+    model.eval()
+    prompt = 1 if prompted_by_class(model) else VOLUME_PROMPT
+    before = timed(lambda: None, 1, 0, device)['peak']
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, f'ct.{args.volume_format}')
+        write_volume(synthetic_ct(args.volume), path)
+        file_mib = os.path.getsize(path) / 2**20
+        if args.warmup:
+            inference_model(
+                model,
+                read_volume(path).image[:, :, :args.batch_size],
+                prompt,
+                args.batch_size,
+                window=VOLUME_WINDOW)
+        for _ in range(args.rounds):
+            runs.append(
+                volume_round(model, path, osp.join(tmp, 'mask.nii.gz'), prompt,
+                             args, device))
+    slices = args.volume[0]
+    seconds = {
+        phase: statistics.median(run[phase]['seconds'] for run in runs)
+        for phase in runs[0]
+    }
+    seconds['whole path'] = statistics.median(
+        run['read']['seconds'] + run['segment']['seconds'] +
+        run['write']['seconds'] for run in runs)
+    spacing = ' x '.join(map(str, VOLUME_SPACING))
+    print(f'volume {"x".join(map(str, args.volume))} int16 HU, {spacing} mm, '
+          f'{file_mib:.1f} MiB as .{args.volume_format}; window '
+          f'{VOLUME_WINDOW}, prompt {prompt!r}, batch {args.batch_size}')
+    print(f'{"phase":<22}{"seconds":>9}{"slices/s":>10}{"share":>8}'
+          f'   (median of {args.rounds} rounds)')
+    labels = dict(
+        read='read',
+        window='window (in segment)',
+        segment='segment',
+        write='write mask')
+    for phase, value in seconds.items():
+        print(f'{labels.get(phase, phase):<22}{value:>9.3f}'
+              f'{slices / value:>10.1f}'
+              f'{100 * value / seconds["whole path"]:>7.1f}%')
+    after = max(run[phase]['peak'] for run in runs for phase in run)
+    print(f'peak mem (MiB): {before:.0f} with the model, {after:.0f} after '
+          'the volume\'s rounds')
+
+
 def print_profile(model: torch.nn.Module, cfg: Config,
                   args: argparse.Namespace, size: int,
                   device: torch.device) -> None:
@@ -651,6 +827,9 @@ def main() -> None:
     if args.data:
         time_dataloader(cfg, args)
     model = build_model(cfg, device)
+    if args.volume:
+        time_volume(model, cfg, args, device)
+        return
     comparing = not (args.profile or args.batch_sizes)
     if comparing and not isinstance(model, TextPromptedSegmentor):
         raise ValueError(
