@@ -292,18 +292,35 @@ def _predict(model: torch.nn.Module, data: List[dict]) -> List[SegDataSample]:
     return results
 
 
+def _pipelines(model: torch.nn.Module) -> Tuple[Compose, Compose, bool]:
+    """The test pipelines from files and from arrays, and whether images
+    are grey, built once per model and test pipeline config.
+
+    Building a pipeline builds its tokenizer (a tenth of a second for
+    CLIP's BPE), which must not happen once per batch of slices.
+    """
+    steps, loader = _test_steps(model.cfg)
+    key = repr(steps)
+    cached = getattr(model, '_inference_pipelines', None)
+    if cached is None or cached[0] != key:
+        from_file = Compose(steps)
+        grayscale = _grayscale(steps[loader])
+        # An array is already decoded: it is loaded as mmseg does arrays.
+        steps[loader] = dict(type='LoadImageFromNDArray')
+        cached = (key, from_file, Compose(steps), grayscale)
+        # Not an nn.Module attribute: a plain cache, outside state_dict.
+        object.__setattr__(model, '_inference_pipelines', cached)
+    return cached[1:]
+
+
 def _segment_images(model: torch.nn.Module, images: List[Union[str,
                                                                np.ndarray]],
                     prompts: List[Prompt],
                     batch_size: int) -> List[SegDataSample]:
     """The 2D path: prepared images (paths or arrays) with checked prompts,
     ``batch_size`` at a time."""
-    steps, loader = _test_steps(model.cfg)
+    from_file, from_array, _ = _pipelines(model)
     by_class = prompted_by_class(model)
-    from_file = Compose(steps)
-    # An array is already decoded: it is loaded as mmseg does for arrays.
-    steps[loader] = dict(type='LoadImageFromNDArray')
-    from_array = Compose(steps)
     samples = []
     for start in range(0, len(images), batch_size):
         stop = start + batch_size
@@ -321,8 +338,7 @@ def _segment_images(model: torch.nn.Module, images: List[Union[str,
 def _segment_slices(model: torch.nn.Module, slices: List[np.ndarray],
                     prompt: Prompt, batch_size: int) -> List[SegDataSample]:
     """uint8 grey slices of a volume through the 2D path."""
-    steps, loader = _test_steps(model.cfg)
-    grayscale = _grayscale(steps[loader])
+    grayscale = _pipelines(model)[2]
     images = [prepare_image(one, grayscale=grayscale) for one in slices]
     return _segment_images(model, images, [prompt] * len(images), batch_size)
 

@@ -184,10 +184,12 @@ def segment_volume(model: torch.nn.Module,
                     s.pred_sem_seg.data[0].cpu().numpy().astype(bool)
                     for s in samples
                 ]))
-            per_prompt_probs.append(
-                np.stack([
-                    foreground_probability(s).cpu().numpy() for s in samples
-                ]))
+            if len(prompts) > 1 or return_probs:  # else unused
+                per_prompt_probs.append(
+                    np.stack([
+                        foreground_probability(s).cpu().numpy()
+                        for s in samples
+                    ]))
             if prob_slices is not None:
                 prob_slices[k][start:stop] = per_prompt_probs[-1]
         mask_slices[start:stop] = combine_prompts(per_prompt_masks,

@@ -88,8 +88,8 @@ def summarize(run_dirs: List[str]) -> List[dict]:
             values = [run[key] for run in runs if key in run]
             if len(values) == len(runs):
                 row[f'{key}_mean'] = float(np.mean(values))
-                row[f'{key}_std'] = float(
-                    np.std(values, ddof=1)) if len(values) > 1 else 0.0
+                row[f'{key}_std'] = float(np.std(
+                    values, ddof=1)) if len(values) > 1 else 0.0
         rows.append(row)
     return rows
 
@@ -111,8 +111,7 @@ def to_markdown(rows: List[dict]) -> str:
     keys = [k for k in KEYS if any(f'{k}_mean' in row for row in rows)]
     lines = [
         '| config | prompt | dataset | runs | ' + ' | '.join(keys) + ' |',
-        '| --- | --- | --- | ---: | ' + ' | '.join('---:' for _ in keys) +
-        ' |'
+        '| --- | --- | --- | ---: | ' + ' | '.join('---:' for _ in keys) + ' |'
     ]
     for row in rows:
         cells = [

@@ -528,9 +528,10 @@ def plot_dice_per_prompt(rows: Sequence[dict],
                 if condition is None or row['condition'] == condition
             }
             offset = (c - (len(series) - 1) / 2) * width
-            ax.bar([p + offset for p in range(len(prompt_types))],
-                   [bars[p]['dice_mean'] if p in bars else 0.0
-                    for p in prompt_types],
+            ax.bar([p + offset for p in range(len(prompt_types))], [
+                bars[p]['dice_mean'] if p in bars else 0.0
+                for p in prompt_types
+            ],
                    width,
                    yerr=None if conditions else
                    [bars[p]['dice_std'] for p in prompt_types],
