@@ -148,7 +148,7 @@ def parse_args() -> argparse.Namespace:
         choices=[f[1:] for f in OUTPUT_FORMATS] + ['input'],
         default='nii.gz',
         help='format of mask volumes (default: nii.gz; input: the input\'s '
-        'own, .mhd as .mha, DICOM as .nii.gz)')
+        'own, .mhd as .mha, DICOM as .mha)')
     return parser.parse_args()
 
 

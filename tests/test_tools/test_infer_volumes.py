@@ -284,3 +284,68 @@ def test_label_map_and_record_score_with_evaluate_masks(
     metrics = json.loads((tmp_path / 'scores' / 'metrics.json').read_text())
     assert metrics['liver/mDice'] == metrics['left kidney/mDice'] == 100.0
     assert metrics['liver/mHD95_mm'] == 0.0
+
+
+def test_dicom_series_folders(untrained_checkpoint, api_model, tmp_path,
+                              monkeypatch, capsys):
+    from mmvlsm.apis import inference_model
+    from mmvlsm.testing import write_dicom_series
+    rng = np.random.RandomState(4)
+    hu = rng.randint(-1000, 400, (3, 18, 22)).astype(np.int16)
+    options = dict(
+        spacing=(2.5, 0.8, 0.7),
+        origin=(-40.0, 12.0, 300.0),
+        rescale=(1.0, -1024.0))
+    ct = tmp_path / 'dicom' / 'ct'
+    first = write_dicom_series(
+        hu, str(ct), description='abdomen', file_prefix='a', **options)
+    out = tmp_path / 'out'
+    code, log = _infer([
+        untrained_checkpoint, '--img', tmp_path / 'dicom', '--prompt', 'liver',
+        '--out', out, '--window', '40', '400'
+    ], monkeypatch, capsys)
+    assert code == 0, log
+    # Named after the folder, with the series' geometry: to float32 in
+    # NIfTI, exactly in MetaImage (--output-format input).
+    mask = sitk.ReadImage(str(out / 'ct.nii.gz'))
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(ct)))
+    series = reader.Execute()
+    assert mask.GetSize() == series.GetSize()
+    for got, want in zip(geometry(mask)[1:], geometry(series)[1:]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
+    code, log = _infer([
+        untrained_checkpoint, '--img', ct, '--prompt', 'liver', '--out',
+        tmp_path / 'exact', '--window', '40', '400', '--output-format', 'input'
+    ], monkeypatch, capsys)
+    assert code == 0, log
+    exact = sitk.ReadImage(str(tmp_path / 'exact' / 'ct.mha'))
+    assert geometry(exact) == geometry(series)
+    np.testing.assert_array_equal(
+        sitk.GetArrayFromImage(exact), sitk.GetArrayFromImage(mask))
+    np.testing.assert_array_equal(
+        sitk.GetArrayFromImage(mask),
+        inference_model(api_model, str(ct), 'liver',
+                        window=(40, 400)).mask_array)
+    record = json.loads((out / 'ct.json').read_text())
+    assert record['series_uid'] == first
+    assert record['window']['low'] == -160.0
+
+    # A second series in the folder: skipped with both listed, unless one
+    # is chosen.
+    second = write_dicom_series(
+        hu[:2], str(ct), description='lung', file_prefix='b', **options)
+    code, log = _infer([
+        untrained_checkpoint, '--img', ct, '--prompt', 'liver', '--out',
+        tmp_path / 'out2'
+    ], monkeypatch, capsys)
+    assert code and 'holds 2 DICOM series; choose one with --series' in log
+    assert f'{first} "abdomen", 3 slices' in log
+    assert f'{second} "lung", 2 slices' in log
+    code, log = _infer([
+        untrained_checkpoint, '--img', ct, '--prompt', 'liver', '--out',
+        tmp_path / 'out2', '--series', second
+    ], monkeypatch, capsys)
+    assert code == 0, log
+    assert sitk.ReadImage(str(tmp_path / 'out2' /
+                              'ct.nii.gz')).GetSize() == (22, 18, 2)

@@ -195,10 +195,10 @@ def test_plan_outputs_of_volumes_and_several_prompts(tmp_path):
         volume_format='input')
     assert names(planned) == [
         (join('ct/scan.nii.gz'), join('ct/scan.json')[0], []),
-        # .mhd is written as the one-file MetaImage; DICOM as NIfTI.
+        # .mhd is written as the one-file MetaImage, and so is DICOM.
         (join('mr_left-kidney.mha', 'mr_spleen.mha'), join('mr.json')[0], []),
-        (join('dicom.v2_a.nii.gz',
-              'dicom.v2_a-b.nii.gz'), join('dicom.v2.json')[0], []),
+        (join('dicom.v2_a.mha',
+              'dicom.v2_a-b.mha'), join('dicom.v2.json')[0], []),
         (join('x_red.png', 'x_blue.png'), '', []),
     ]
     # Prompts with the same file name part are numbered.

@@ -418,13 +418,14 @@ def output_extension(source: str, fmt: str = '.nii.gz') -> str:
         source (str): The input volume.
         fmt (str): One of :data:`OUTPUT_FORMATS`, or ``'input'``: the
             input's own format (``.mhd`` -> ``.mha``, ``.nhdr`` ->
-            ``.nrrd``, DICOM -> ``.nii.gz``).
+            ``.nrrd``, DICOM -> ``.mha``, whose text header keeps DICOM's
+            double-precision geometry exactly; NIfTI stores float32).
     """
     if fmt != 'input':
         return fmt
     extension = volume_extension(source)
     return {
-        None: '.nii.gz',
+        None: '.mha',
         '.mhd': '.mha',
         '.nhdr': '.nrrd'
     }.get(extension, extension)

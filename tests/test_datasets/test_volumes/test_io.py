@@ -103,7 +103,7 @@ def test_output_and_stripped_names():
     assert output_extension('a/b.mhd', 'input') == '.mha'
     assert output_extension('a/b.nhdr', 'input') == '.nrrd'
     assert output_extension('a/b.NII', 'input') == '.nii'
-    assert output_extension('a/ct_folder', 'input') == '.nii.gz'
+    assert output_extension('a/ct_folder', 'input') == '.mha'
     assert output_extension('a/b.nrrd', '.mha') == '.mha'
     assert strip_volume_extension('a/b.c.nii.gz') == 'a/b.c'
     assert strip_volume_extension('a/slice001.dcm') == 'a/slice001'
