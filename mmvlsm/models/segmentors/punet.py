@@ -86,6 +86,16 @@ class PUNet(BaseSegmentor):
         momentum (float): EMA momentum of the teacher, ``teacher = tau *
             teacher + (1 - tau) * student`` before every step. Defaults to
             0.99.
+        upstream (bool): Upstream PUNet (marcdcfischer/PUNet at 72365e1)
+            exactly: sets ``upstream=True`` in the encoder's and decoder's
+            PSWin blocks (see :class:`~mmvlsm.models.utils.pswin.
+            PSWinBlock`), ``similarity='upstream'`` in the head and
+            ``jitter_students=True`` in the CPA loss, unless the configs
+            set them, and adds ``additive_alpha[0]`` to the background's
+            alpha. Defaults to False (the corrected forms).
+        background_additive_alpha (bool, optional): Add ``additive_alpha[0]``
+            to the background's alpha, as upstream does. Defaults to None
+            (``upstream``).
         adapt_cfg (dict, optional): Phase-2 freezing, see above.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         train_cfg, test_cfg (dict, optional): Unused but kept for mmseg.
@@ -109,6 +119,8 @@ class PUNet(BaseSegmentor):
                  student_augment: Optional[dict] = STUDENT_AUGMENT,
                  teacher_augment: Optional[dict] = TEACHER_AUGMENT,
                  momentum: float = 0.99,
+                 upstream: bool = False,
+                 background_additive_alpha: Optional[bool] = None,
                  adapt_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  train_cfg: OptConfigType = None,
@@ -116,6 +128,16 @@ class PUNet(BaseSegmentor):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if upstream:
+            backbone, decoder = (
+                _with_default(cfg, upstream=True)
+                for cfg in (backbone, decoder))
+            head = _with_default(head, similarity='upstream')
+            if cpa_loss:
+                cpa_loss = _with_default(cpa_loss, jitter_students=True)
+        self.background_additive_alpha = (
+            upstream if background_additive_alpha is None else
+            background_additive_alpha)
         self.backbone = MODELS.build(backbone)
         self.decoder = MODELS.build(decoder)
         self.head = MODELS.build(head)
@@ -210,6 +232,8 @@ class PUNet(BaseSegmentor):
                     int(classes.max()) + 1 - len(self.additive_alpha))))
         fg = self.alpha[1] + extra[classes[:, 0]]
         bg = torch.full_like(fg, self.alpha[0])
+        if self.background_additive_alpha:
+            bg = bg + extra[0]
         return torch.stack([bg, fg], dim=1)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
@@ -323,6 +347,11 @@ class PUNet(BaseSegmentor):
         classes = self.active_classes([s.metainfo for s in data_samples],
                                       inputs.device)
         return self.segment(inputs, classes)
+
+
+def _with_default(cfg: dict, **defaults) -> dict:
+    """``cfg`` with ``defaults`` for the keys it does not set."""
+    return dict(defaults, **cfg)
 
 
 def _random_affine(image: Tensor, mask: Tensor, coord: Tensor,
