@@ -64,14 +64,16 @@ class SimilarityAggregationHead(BaseModule):
         """Class maps.
 
         Args:
-            embedding (Tensor): (B, C, h, w), the decoder's output.
+            embedding (Tensor): (B, C, h, w) or (B, C, h, w, d), the
+                decoder's output.
             classes (Tensor): (B, K) class indices; PUNet: background and
                 the active class, (B, 2).
 
         Returns:
-            Tensor: (B, K, 2h, 2w) logits.
+            Tensor: (B, K, 2h, 2w[, d]) logits (in-plane upsampling only,
+            as the stem strides in-plane only).
         """
-        b, c, h, w = embedding.shape
+        b, c, *size = embedding.shape
         prompts = self.pool(classes).view(b, classes.shape[1], self.num_tokens,
                                           c)
         cosine = torch.einsum('bcm,bknc->bknm',
@@ -85,6 +87,12 @@ class SimilarityAggregationHead(BaseModule):
             scores = s.mean(dim=2)
         else:
             scores = s.topk(self.top_k, dim=2).values.mean(dim=2)
-        scores = scores.view(b, -1, h, w)
+        scores = scores.view(b, -1, *size)
+        if len(size) == 2:
+            return F.interpolate(
+                scores, scale_factor=2, mode='bilinear', align_corners=False)
         return F.interpolate(
-            scores, scale_factor=2, mode='bilinear', align_corners=False)
+            scores,
+            scale_factor=(2., 2., 1.),
+            mode='trilinear',
+            align_corners=False)
