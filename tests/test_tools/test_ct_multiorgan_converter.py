@@ -126,9 +126,10 @@ def test_helpers():
     assert (padded[:, 3] == -1).all()
     assert (converter.pad_or_crop(vol, (2, 3), 0)[:, :, 0] == vol[1:3, :,
                                                                   0]).all()
-    assert converter.window(np.array(
-        [-3000, -1000, 0, 500, 1000,
-         2000])).tolist() == [0, 0, 128, 191, 255, 255]
+    hu = np.array([-3000, -1000, 0, 500, 1000, 2000], np.float32)
+    assert converter.HU_WINDOW.resolve(hu).to_uint8(hu).tolist() == [
+        0, 0, 128, 191, 255, 255
+    ]
     labels = np.arange(4, dtype=np.uint8).reshape(2, 2, 1)
     up = converter.resample(labels, (2, 2, 1), 0, 0, False)
     assert (up == np.kron(labels[:, :, 0], np.ones((2, 2)))[..., None]).all()
@@ -312,4 +313,9 @@ def test_errors(multiorgan, tmp_path):
     save_nifti(bad / 'label_tcia_multiorgan' / 'label0003.nii.gz',
                np.zeros((4, 4, 4), np.uint8))
     with pytest.raises(SystemExit, match='PANCREAS_0003.nii has shape'):
+        converter.main(args + ['--data-root', str(bad), '--no-crop'])
+    # A truncated volume is refused, naming the file.
+    image = bad / 'image_tcia_multiorgan' / 'PANCREAS_0003.nii'
+    image.write_bytes(image.read_bytes()[:-100])
+    with pytest.raises(SystemExit, match='PANCREAS_0003.nii: it is truncated'):
         converter.main(args + ['--data-root', str(bad), '--no-crop'])

@@ -40,8 +40,10 @@ Raw layouts (``--data-root``):
   ``volume-<id>.nii.gz`` and ``labels-<id>.nii.gz``; subjects are named
   ``ctorg_<id>``.
 
-Processing of a volume (PUNet's ``prepare_tcia.py``, ``prepare_btcv.py``,
-``prepare_ctorg.py`` and ``pre_processing._rescale``):
+Volumes are read by :func:`mmvlsm.datasets.volumes.read_volume` and
+indexed in the file's voxel order (x, y, z) below. Processing of a volume
+(PUNet's ``prepare_tcia.py``, ``prepare_btcv.py``, ``prepare_ctorg.py``
+and ``pre_processing._rescale``):
 
 1. TCIA labels are flipped along the third voxel axis (z) to match their
    images (``--no-tcia-label-flip`` turns this off, e.g. for images whose
@@ -72,7 +74,9 @@ Processing of a volume (PUNet's ``prepare_tcia.py``, ``prepare_btcv.py``,
 5. Centre padding (with the image minimum; labels with 0) or centre
    cropping to 280 x 280 in-plane (``--size``), as MONAI's
    ``ResizeWithPadOrCrop``.
-6. The CT window, then one PNG pair per slice. A PNG shows the slice
+6. The CT window (``IntensityWindow(level=0, width=2000)`` of
+   :mod:`mmvlsm.datasets.volumes`, the rule every mmvlsm tool windows CT
+   with), then one PNG pair per slice. A PNG shows the slice
    ``volume[:, :, k]`` transposed (rows = second voxel axis), the usual
    axial view; for a 2D network this only relabels the axes.
 
@@ -104,7 +108,6 @@ import sys
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
-import nibabel as nib
 import numpy as np
 from scipy import ndimage
 from sklearn.model_selection import train_test_split
@@ -113,9 +116,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from mmvlsm.datasets.volumes import IntensityWindow, read_volume  # noqa: E402
 from mmvlsm.utils.paths import write_atomic  # noqa: E402
 
-HU_WINDOW = (-1000.0, 1000.0)
+# [-1000, 1000] HU -> 0..255.
+HU_WINDOW = IntensityWindow(level=0.0, width=2000.0)
 SPLITS = ('train', 'val', 'test')
 # (train, val, test) fractions of each domain's subjects.
 SPLIT_RATIOS = (0.7, 0.1, 0.2)
@@ -276,30 +281,33 @@ def find_ctorg(data_root: str) -> List[Subject]:
     ]
 
 
-def load_volume(path: str, is_label: bool) -> Tuple[np.ndarray, Tuple]:
+def load_volume(path: str,
+                is_label: bool) -> Tuple[np.ndarray, Tuple[float, ...]]:
     """A 3D NIfTI as float32 (image) or integers (label) and its voxel size.
 
+    The volume is read by :func:`mmvlsm.datasets.volumes.read_volume`
+    (``scl_slope``/``scl_inter`` applied) and its (z, y, x) array
+    transposed here, once, to the file's voxel order (x, y, z), the order
+    of ``cropping.csv``'s extents, the TCIA flip and ``--spacing``.
+
     Raises:
-        ValueError: If the file cannot be read or is not 3D.
+        ValueError: Naming the file, if it cannot be read, is not 3D or
+            (an image) does not state a positive voxel size.
     """
-    try:
-        nii = nib.load(path)
-        if is_label:
-            # Integer labels keep their stored (small) type.
-            data = np.asanyarray(nii.dataobj)
-            if not np.issubdtype(data.dtype, np.integer):
-                data = np.rint(data).astype(np.int32)
-        else:
-            data = nii.get_fdata(dtype=np.float32)
-    except Exception as err:  # nibabel raises many types for bad files
-        raise ValueError(f'cannot read {path}: {err}') from err
-    while data.ndim > 3 and data.shape[-1] == 1:
-        data = data[..., 0]
-    if data.ndim != 3:
-        raise ValueError(f'{path} has shape {data.shape}; expected a 3D '
-                         'volume')
-    zooms = tuple(float(z) for z in nii.header.get_zooms()[:3])
-    return data, zooms
+    volume = read_volume(path)
+    if volume.image.GetDimension() != 3:
+        raise ValueError(f'{path} has size {volume.image.GetSize()}; '
+                         'expected a 3D volume')
+    if not (is_label or volume.spacing_declared):
+        raise ValueError(f'{path}: the voxel size in the header is not '
+                         'positive')
+    data = volume.array.transpose(2, 1, 0)
+    if not is_label:
+        data = data.astype(np.float32, copy=False)
+    elif not np.issubdtype(data.dtype, np.integer):
+        # Integer labels keep their stored (small) type.
+        data = np.rint(data).astype(np.int32)
+    return data, volume.image.GetSpacing()
 
 
 def crop_slices(shape: Sequence[int], extents: Sequence[int], margin: int,
@@ -368,13 +376,6 @@ def pad_or_crop(volume: np.ndarray, size: Sequence[int],
     return volume
 
 
-def window(volume: np.ndarray, hu_range=HU_WINDOW) -> np.ndarray:
-    """HU -> uint8: ``hu_range`` mapped linearly to [0, 255], clipped."""
-    low, high = hu_range
-    scaled = (np.clip(volume, low, high) - low) * (255.0 / (high - low))
-    return np.round(scaled).astype(np.uint8)
-
-
 def label_mapping(domain: str) -> Dict[int, int]:
     return CTORG_LABELS if domain == 'ctorg' else TCIA_BTCV_LABELS
 
@@ -396,9 +397,6 @@ def process_subject(subject: Subject,
     if image.shape != labels.shape:
         raise ValueError(f'{subject.image} has shape {image.shape} but its '
                          f'label {subject.label} has {labels.shape}')
-    if not all(z > 0 for z in zooms):
-        raise ValueError(f'{subject.image}: voxel size {zooms} in the header '
-                         'is not positive')
     raw_shape = image.shape
     if subject.domain == 'ctorg' and not (labels == CTORG_LIVER).any():
         return [], f'{subject.name}: no liver in {subject.label}, dropped'
@@ -417,7 +415,8 @@ def process_subject(subject: Subject,
                      options.anti_aliasing)
     labels = resample(labels, factors, 0, 0, False)
     resampled_shape = image.shape
-    image = window(pad_or_crop(image, options.size, float(image.min())))
+    image = pad_or_crop(image, options.size, float(image.min()))
+    image = HU_WINDOW.resolve(image).to_uint8(image)
     labels = pad_or_crop(labels, options.size, 0)
 
     records = []

@@ -21,8 +21,9 @@ the two cannot share a folder: as upstream, the files go to
 ``images/{train,test}/`` and ``masks/{train,test}/`` (train and val records
 to ``train/``, test records to ``test/``), and
 ``configs/_base_/datasets/camus.py`` points each split's ``data_prefix``
-there. Frames are written as 8-bit PNG at their own resolution, masks as
-0/255 PNG of one label.
+there. Frames and label maps are read by
+:func:`mmvlsm.datasets.volumes.read_volume`; frames are written as 8-bit
+PNG at their own resolution, masks as 0/255 PNG of one label.
 
 Two upstream gaps are filled here:
 
@@ -55,12 +56,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import SimpleITK as sitk
 from medvlsm_common import Converter, Writer, read_records, write_atomic
 from num2words import num2words
 
 # medvlsm_common has put the repository on sys.path.
 from mmvlsm.datasets.prompt_generation import shape_of
+from mmvlsm.datasets.volumes import read_volume
 
 STRUCTURES = ('Left ventricular cavity', 'Myocardium', 'Left atrium cavity')
 VIEWS = {'2CH': 'two', '4CH': 'four'}
@@ -141,34 +142,17 @@ def read_frame(path: str) -> np.ndarray:
     """One 2D frame of a CAMUS volume file as an (H, W) array.
 
     Raises:
-        ValueError: If the file cannot be read or is not one 2D frame.
+        ValueError: Naming the file, if it cannot be read
+            (:func:`mmvlsm.datasets.volumes.read_volume`) or is not one 2D
+            frame.
     """
-    try:
-        array = sitk.GetArrayFromImage(sitk.ReadImage(path))
-    except RuntimeError as err:  # SimpleITK's error for unreadable files
-        raise ValueError(f'Cannot read {path}: {err}') from None
+    array = read_volume(path).array
     while array.ndim > 2 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:
         raise ValueError(f'{path} holds an array of shape {array.shape}, '
                          'not one 2D frame')
     return array
-
-
-def frame_size(path: str) -> Tuple[int, int]:
-    """(H, W) of a frame from its header only.
-
-    Raises:
-        ValueError: If the header cannot be read.
-    """
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(path)
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as err:
-        raise ValueError(f'Cannot read {path}: {err}') from None
-    size = [s for s in reader.GetSize() if s != 1] or [1]
-    return tuple(reversed(size[:2]))
 
 
 def write_frame(src: str, dst: str) -> None:
@@ -204,7 +188,7 @@ def write_structure(src: str, label: int, image: str, dst: str) -> None:
     if extra:
         raise ValueError(f'{src} holds labels {sorted(extra)}; CAMUS label '
                          'maps hold 0 (background) and 1..3')
-    height, width = frame_size(image)
+    height, width = read_frame(image).shape
     if labels.shape != (height, width):
         raise ValueError(f'{src} is {labels.shape[1]}x{labels.shape[0]} but '
                          f'its frame {image} is {width}x{height}')

@@ -15,9 +15,10 @@ right, top = anterior, as in radiology):
 Organs grow and shrink across the stack and are jittered per slice (place,
 size, angle), so slices miss the organs outside their range and, now and
 then, one more. Intensities are drawn in Hounsfield units and windowed as
-``tools/dataset_converters/ct_multiorgan.py`` windows real CT ([-1000,
-1000] HU to [0, 255]), and the layout and annotation format are the
-converter's::
+``tools/dataset_converters/ct_multiorgan.py`` windows real CT
+(``IntensityWindow(level=0, width=2000)`` of
+:mod:`mmvlsm.datasets.volumes`: [-1000, 1000] HU to [0, 255]), and the
+layout and annotation format are the converter's::
 
     <out-dir>/images/<subject>_<slice:03d>.png   uint8 grey
     <out-dir>/masks/<subject>_<slice:03d>.png    uint8 class indices
@@ -30,15 +31,23 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from mmvlsm.datasets.volumes import IntensityWindow  # noqa: E402
+
 CLASSES = ('background', 'liver', 'spleen', 'left kidney', 'right kidney')
 SPLITS = ('train', 'val', 'test')
-HU_WINDOW = (-1000.0, 1000.0)
+# [-1000, 1000] HU -> 0..255, as ct_multiorgan.py windows real CT.
+HU_WINDOW = IntensityWindow(level=0.0, width=2000.0)
 AIR_HU, BODY_HU = -1000.0, -100.0
 # Per organ: class index, centre offset from the body centre and semi-axes
 # (fractions of the image size), angle (degrees), the part of the stack it
@@ -81,13 +90,6 @@ ORGANS = (
 )
 # Chance that an organ within its span is left out of a slice.
 DROPOUT = 0.1
-
-
-def window(hu: np.ndarray) -> np.ndarray:
-    """HU -> uint8, [-1000, 1000] mapped linearly to [0, 255], clipped."""
-    low, high = HU_WINDOW
-    scaled = (np.clip(hu, low, high) - low) * (255.0 / (high - low))
-    return np.round(scaled).astype(np.uint8)
 
 
 def _ellipse(shape: Tuple[int, int], center: Tuple[float, float],
@@ -147,7 +149,7 @@ def make_subject(rng: np.random.Generator, num_slices: int,
                 hu[hilum] = 0
         # Partial volume blur and scanner noise.
         hu = ndimage.gaussian_filter(hu, 0.6) + rng.normal(0, 25, shape)
-        slices.append((window(hu), labels))
+        slices.append((HU_WINDOW.resolve(hu).to_uint8(hu), labels))
     return slices
 
 
