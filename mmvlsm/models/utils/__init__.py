@@ -8,6 +8,8 @@ from .open_clip_loading import (open_clip_from_pretrained, open_clip_name,
                                 open_clip_tokenizer)
 from .openai_clip_loading import (CLIP_TEXT_KEYS, load_openai_clip_state_dict,
                                   load_weights_exactly, read_clip_checkpoint)
+from .punet_checkpoint import (add_depth_axis, drop_depth_axis,
+                               mmvlsm_to_punet, punet_to_mmvlsm)
 from .tokenizer import TokenizerConfig, build_tokenizer, openai_clip_tokenizer
 
 __all__ = [
@@ -17,5 +19,6 @@ __all__ = [
     'load_weights_exactly', 'read_clip_checkpoint', 'CLIP_TEXT_KEYS',
     'load_clip_vit_state_dict', 'openai_clip_vit_to_mmpretrain',
     'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm', 'mmvlsm_to_cris',
-    'strip_data_parallel_prefix'
+    'strip_data_parallel_prefix', 'punet_to_mmvlsm', 'mmvlsm_to_punet',
+    'drop_depth_axis', 'add_depth_axis'
 ]

@@ -1,0 +1,232 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""tools/model_converters/punet2mmvlsm.py on the upstream PUNet fixtures
+(tests/data/punet_upstream_72365e1, see its README)."""
+import io
+import lzma
+import os.path as osp
+import sys
+from typing import Dict, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from torch import Tensor
+
+from mmvlsm.models.utils.punet_checkpoint import (PUNET_STUDENT_PREFIX,
+                                                  PUNET_TEACHER_PREFIX,
+                                                  drop_depth_axis,
+                                                  punet_to_mmvlsm)
+from mmvlsm.registry import MODELS
+from .conftest import REPO, run_tool
+
+FIXTURES = osp.join(REPO, 'tests', 'data', 'punet_upstream_72365e1')
+CONVERTER = 'tools/model_converters/punet2mmvlsm.py'
+TINY_CONFIG = osp.join(REPO, 'configs', 'punet',
+                       'punet-tiny-meta-self_1xb8-200it_toy-organs-64x64.py')
+# The tiny config has the fixtures' channels, heads and 2D window; the
+# fixtures' pools hold 5 classes of 4 tokens.
+FIXTURE_POOLS = dict(num_classes=5, num_tokens=4)
+FIXTURE_OPTIONS = [
+    f'model.{part}.{name}={value}' for part in ('backbone', 'decoder', 'head')
+    for name, value in FIXTURE_POOLS.items()
+]
+
+
+def read_fixture(name: str) -> dict:
+    """One xz-compressed fixture file, e.g. ``'2d_state_dict'``."""
+    with open(osp.join(FIXTURES, f'{name}.pth.xz'), 'rb') as f:
+        return torch.load(io.BytesIO(lzma.decompress(f.read())))
+
+
+def unpack(packed: dict) -> Dict[str, Tensor]:
+    """A dict of tensors the fixtures store as one flat buffer per dtype."""
+    offsets = dict.fromkeys(set(packed['dtypes']), 0)
+    out = {}
+    for key, shape, dtype in zip(packed['keys'], packed['shapes'],
+                                 packed['dtypes']):
+        size = torch.Size(shape).numel()
+        start = offsets[dtype]
+        out[key] = packed[dtype][start:start + size].view(shape)
+        offsets[dtype] += size
+    return out
+
+
+def upstream_state_dict(case: str) -> Tuple[Dict[str, Tensor], dict]:
+    """Upstream's network state dict and hyper-parameters of a case
+    (``'2d'``, ``'3d_w444'`` or ``'3d_w662'``)."""
+    stored = read_fixture(f'{case}_state_dict')
+    return unpack(stored), stored['hyper_parameters']
+
+
+def load_upstream_fixture(
+        name: str) -> Tuple[Dict[str, Tensor], Tensor, Tensor, dict]:
+    """An upstream PUNet reference in mmvlsm's terms.
+
+    Args:
+        name (str): ``'<case>_<H>x<W>x<D>'``: ``'2d_64x64x1'``,
+            ``'2d_100x76x1'``, ``'2d_96x80x1'``, ``'3d_w444_32x32x8'`` or
+            ``'3d_w662_48x40x4'``.
+
+    Returns:
+        tuple: ``(state_dict, inputs, classes, expected)``: mmvlsm's
+        student weights (``backbone``/``decoder``/``head``; 2D kernels for
+        2D cases), the inputs (B, 1, H, W) (2D) or (B, 1, H, W, D), the
+        active foreground class per sample (B, 1), and a dict of the
+        expected fp32 outputs, 2D cases without the depth axis:
+        ``eval_logits`` (B, 2, H, W[, D]) and ``eval_embedded_latents``
+        (B, C0, H/2, W/2[, D]) in eval mode; ``train_weighting`` R and
+        ``train_logits`` of the train-mode forward; where stored,
+        ``eval_levels`` (``'stem'``, ``'encoder.<i>'``, ``'decoder.<i>'``
+        but the last, which is the embedding) and ``train_grads``, the
+        gradients of ``(train_logits * R).sum()`` under mmvlsm's names.
+    """
+    case = name.rsplit('_', 1)[0]
+    two_d = case == '2d'
+    upstream, _ = upstream_state_dict(case)
+    stored = read_fixture(name)
+
+    def ours(weights: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        converted, _ = punet_to_mmvlsm(weights)
+        return drop_depth_axis(converted) if two_d else converted
+
+    def plane(t: Tensor) -> Tensor:
+        return t[..., 0] if two_d else t
+
+    expected = dict(
+        eval_logits=plane(stored['eval_logits']),
+        eval_embedded_latents=plane(stored['eval_embedded_latents']),
+        train_weighting=plane(stored['train_weighting'].float()),
+        train_logits=plane(stored['train_logits']))
+    if 'eval_levels' in stored:
+        expected['eval_levels'] = {
+            key: plane(value)
+            for key, value in unpack(stored['eval_levels']).items()
+        }
+    if 'train_grads' in stored:
+        expected['train_grads'] = ours(unpack(stored['train_grads']))
+    labels = stored['label_indices']
+    classes = torch.stack([row[1:].nonzero()[0] + 1 for row in labels])
+    return (ours(upstream), plane(stored['inputs'].float()), classes, expected)
+
+
+def fixture_model() -> torch.nn.Module:
+    """The tiny PUNet with the fixtures' architecture."""
+    init_default_scope('mmvlsm')
+    cfg = Config.fromfile(TINY_CONFIG)
+    for part in ('backbone', 'decoder', 'head'):
+        cfg.model[part].update(FIXTURE_POOLS)
+    return MODELS.build(cfg.model)
+
+
+def convert(src, dst, *options, expect_fail=False) -> str:
+    return run_tool([
+        sys.executable, CONVERTER,
+        str(src),
+        str(dst), '--config', TINY_CONFIG, '--cfg-options', *FIXTURE_OPTIONS,
+        *options
+    ],
+                    expect_fail=expect_fail)
+
+
+def lightning_checkpoint(path, hyper_parameters: dict) -> Dict[str, Tensor]:
+    """The 2D fixture as upstream's Lightning module saves it, with a
+    teacher that differs from the student; returns the teacher."""
+    student, _ = upstream_state_dict('2d')
+    teacher = {
+        key: value + 1 if value.is_floating_point() else value
+        for key, value in student.items()
+    }
+    state_dict = {f'{PUNET_STUDENT_PREFIX}{k}': v for k, v in student.items()}
+    state_dict.update({
+        f'{PUNET_TEACHER_PREFIX}{k}': v
+        for k, v in teacher.items()
+    })
+    torch.save(
+        dict(
+            epoch=3,
+            global_step=300,
+            state_dict=state_dict,
+            hyper_parameters=hyper_parameters), path)
+    return teacher
+
+
+def test_fixture_state_dict_converts_and_fills_the_model(tmp_path):
+    src, dst = tmp_path / 'network.pth', tmp_path / 'converted.pth'
+    upstream, _ = upstream_state_dict('2d')
+    torch.save(upstream, src)
+    log = convert(src, dst)
+    assert 'dropped: 54 relative_distances buffers' in log
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    own = fixture_model().state_dict()
+    assert sorted(converted) == sorted(own)
+    assert all(converted[k].shape == v.shape for k, v in own.items())
+    student, _, _, _ = load_upstream_fixture('2d_64x64x1')
+    for key, value in student.items():
+        assert torch.equal(converted[key], value), key
+        # Without a teacher in SRC, the EMA teacher starts as the student.
+        if not key.startswith('head.'):
+            assert torch.equal(converted[f'teacher.{key}'], value), key
+
+
+def test_lightning_checkpoint_converts_student_and_teacher(tmp_path):
+    src, dst = tmp_path / 'last.ckpt', tmp_path / 'converted.pth'
+    _, hparams = upstream_state_dict('2d')
+    teacher = lightning_checkpoint(src, hparams)
+    log = convert(src, dst)
+    assert "the teacher's 5 head prompts" in log
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    expected, _ = punet_to_mmvlsm(teacher)
+    expected = drop_depth_axis(expected)
+    key = 'decoder.levels.3.pswin.biases.1.content_tables.0'
+    assert torch.equal(converted[f'teacher.{key}'], expected[key])
+    assert not torch.equal(converted[key], expected[key])
+
+    # Without cpa_loss there is no EMA teacher: the teacher is dropped.
+    log = convert(src, tmp_path / 'student.pth', 'model.cpa_loss=None')
+    assert 'the config builds no EMA teacher' in log
+    converted = torch.load(tmp_path / 'student.pth', weights_only=True)
+    assert not any(k.startswith('teacher.') for k in converted['state_dict'])
+
+
+def test_disagreeing_hyper_parameters_are_named(tmp_path):
+    src, dst = tmp_path / 'last.ckpt', tmp_path / 'converted.pth'
+    _, hparams = upstream_state_dict('2d')
+    lightning_checkpoint(
+        src, dict(hparams, attention_heads=4, tokens_per_instruction=16))
+    log = convert(src, dst, expect_fail=True)
+    assert 'heads: upstream 4, mmvlsm 2' in log
+    assert 'num_tokens: upstream 16, mmvlsm 4' in log
+    assert not dst.exists()
+
+    lightning_checkpoint(src, dict(hparams, architecture='unet'))
+    log = convert(src, dst, expect_fail=True)
+    assert 'upstream\'s "unet" model, not PUNet' in log
+    assert not dst.exists()
+
+
+def test_other_checkpoints_are_refused_by_name(tmp_path):
+    dst = tmp_path / 'converted.pth'
+    cris = tmp_path / 'cris.pth'
+    torch.save({'backbone.visual.conv1.weight': torch.zeros(1)}, cris)
+    log = convert(cris, dst, expect_fail=True)
+    assert 'backbone.visual.conv1.weight' in log and 'not weights' in log
+    partial = tmp_path / 'partial.pth'
+    upstream, _ = upstream_state_dict('2d')
+    del upstream['sia_up_blocks.2.sia.attention_scores.1.weights_content_w']
+    torch.save(upstream, partial)
+    log = convert(partial, dst, expect_fail=True)
+    assert 'decoder.levels.2.pswin.biases.1.content_weights.1' in log
+    volume = tmp_path / 'volume.pth'
+    torch.save(upstream_state_dict('3d_w444')[0], volume)
+    log = convert(volume, dst, expect_fail=True)
+    assert 'span depth' in log and 'backbone.stem.conv1.weight' in log
+    assert not dst.exists()
+
+
+def test_src_is_never_overwritten(tmp_path):
+    src = tmp_path / 'network.pth'
+    torch.save(upstream_state_dict('2d')[0], src)
+    before = src.read_bytes()
+    log = convert(src, tmp_path / '.' / 'network.pth', expect_fail=True)
+    assert 'DST is SRC' in log
+    assert src.read_bytes() == before
