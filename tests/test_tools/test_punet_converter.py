@@ -7,6 +7,7 @@ import os.path as osp
 import sys
 from typing import Dict, Tuple
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -230,3 +231,116 @@ def test_src_is_never_overwritten(tmp_path):
     log = convert(src, tmp_path / '.' / 'network.pth', expect_fail=True)
     assert 'DST is SRC' in log
     assert src.read_bytes() == before
+
+
+# Each fixture case as mmvlsm's PUNet: window and (3D) patch depth.
+FIXTURE_NETWORKS = {
+    '2d': dict(window=(4, 4)),
+    '3d_w444': dict(window=(4, 4, 4), patch_depth=8),
+    '3d_w662': dict(window=(6, 6, 2), patch_depth=4),
+}
+
+
+def upstream_exact_punet(case: str) -> torch.nn.Module:
+    """mmvlsm's PUNet with ``upstream=True`` in a fixture's architecture."""
+    init_default_scope('mmvlsm')
+    pswin = dict(
+        channels=(8, 16, 16, 16, 16),
+        heads=2,
+        **FIXTURE_POOLS,
+        **FIXTURE_NETWORKS[case])
+    return MODELS.build(
+        dict(
+            type='PUNet',
+            upstream=True,
+            backbone=dict(type='PUNetEncoder', **pswin),
+            decoder=dict(type='PUNetDecoder', **pswin),
+            head=dict(
+                type='SimilarityAggregationHead', channels=8,
+                **FIXTURE_POOLS)))
+
+
+@pytest.mark.parametrize('name', [
+    '2d_64x64x1', '2d_100x76x1', '2d_96x80x1', '3d_w444_32x32x8',
+    '3d_w662_48x40x4'
+])
+def test_upstream_mode_reproduces_upstream_outputs(name):
+    """Converted upstream weights under ``upstream=True`` give upstream's
+    logits, embeddings, per-level outputs and gradients (fp32)."""
+    state, inputs, classes, expected = load_upstream_fixture(name)
+    model = upstream_exact_punet(name.rsplit('_', 1)[0])
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    levels = {}
+    hooks = [
+        model.backbone.stem.register_forward_hook(
+            lambda m, i, o: levels.__setitem__('stem', o))
+    ]
+    for prefix, part in (('encoder', model.backbone), ('decoder',
+                                                       model.decoder)):
+        for i, level in enumerate(part.levels):
+            hooks.append(
+                level.register_forward_hook(
+                    lambda m, a, o, key=f'{prefix}.{i}': levels.__setitem__(
+                        key, o)))
+    with torch.no_grad():
+        embedding = model.embed(inputs, classes)
+        logits = model.segment(inputs, classes)
+    for hook in hooks:
+        hook.remove()
+    tolerance = dict(rtol=0, atol=1e-5)
+    torch.testing.assert_close(logits, expected['eval_logits'], **tolerance)
+    torch.testing.assert_close(embedding, expected['eval_embedded_latents'],
+                               **tolerance)
+    for key, value in expected.get('eval_levels', {}).items():
+        torch.testing.assert_close(levels[key], value, **tolerance, msg=key)
+
+    model.train()
+    logits = model.segment(inputs, classes)
+    torch.testing.assert_close(logits, expected['train_logits'], **tolerance)
+    (logits * expected['train_weighting']).sum().backward()
+    grads = expected.get('train_grads')
+    if grads is None:
+        return
+    params = dict(model.named_parameters())
+    # Backward sums over every voxel in another order than upstream's, so
+    # gradients agree to fp32 accumulation error relative to their scale
+    # (up to 1e3 here; biases before a batch norm get about 1e-6 of pure
+    # rounding noise).
+    scale = max(grad.abs().max().item() for grad in grads.values())
+    for key, grad in grads.items():
+        # Upstream's unused prompts get zero gradients, mmvlsm's none.
+        got = params[key].grad
+        if got is None:
+            assert not grad.any(), key
+            continue
+        torch.testing.assert_close(
+            got, grad, rtol=1e-4, atol=2e-5 * scale, msg=lambda m: key + m)
+    # Every trained parameter of mmvlsm has upstream's gradient.
+    assert {k for k, p in params.items() if p.grad is not None} <= set(grads)
+
+
+def test_each_upstream_behaviour_changes_the_output():
+    """Setting any one behaviour back to mmvlsm's default moves the logits
+    away from upstream's (so none is a no-op), and all of them together
+    give the corrected model."""
+    state, inputs, classes, expected = load_upstream_fixture('2d_100x76x1')
+    options = dict(
+        kv_from_q=False,
+        window_layout='local',
+        mask_mode='additive',
+        relabel_padded_content=False,
+        padding='symmetric')
+    for name, value in options.items():
+        model = upstream_exact_punet('2d')
+        for part in (model.backbone, model.decoder):
+            for level in part.levels:
+                setattr(level.pswin, name, value)
+                if name == 'kv_from_q':
+                    for attention in level.pswin.attentions:
+                        attention.kv_from_q = value
+        model.load_state_dict(state)
+        with torch.no_grad():
+            logits = model.eval().segment(inputs, classes)
+        change = (logits - expected['eval_logits']).abs().max().item()
+        assert change > 1e-3, name
