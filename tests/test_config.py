@@ -50,11 +50,12 @@ def _registry_lookup(registries):
     return table.get
 
 
-# The dataset types the configs of a task use (PUNet: multi-class slices).
+# The dataset types the configs of a task use (PUNet: multi-class slices
+# or volumes).
 TASK_DATASETS = dict(
-    segmentation=('MedVLSMDataset', 'MultiClassSliceDataset'),
+    segmentation=('MedVLSMDataset', 'MultiClassSliceDataset',
+                  'MultiClassVolumeDataset'),
     classification=('SlidePatchDataset', ))
-
 
 # The parameter-efficient fine-tuning variants of CLIPSeg rd64-refined in
 # configs/vlsm_adapter: variant -> (learning rate, trainable parameters).

@@ -32,22 +32,23 @@ def _check_classes(classes: object, path: str) -> List[str]:
     return classes
 
 
-def _check_record(record: object, idx: int, path: str,
-                  num_classes: int) -> None:
+def _check_record(record: object, idx: int, path: str, num_classes: int,
+                  required: Sequence[str]) -> None:
     """Raise a ValueError naming ``path`` and ``idx`` if a record is bad."""
     where = f'Record {idx} of {path}'
     if not isinstance(record, dict):
         raise ValueError(f'{where} is a {type(record).__name__}, expected a '
-                         f'dict with {list(REQUIRED_FIELDS)}')
-    missing = [field for field in REQUIRED_FIELDS if field not in record]
+                         f'dict with {list(required)}')
+    missing = [field for field in required if field not in record]
     if missing:
         raise ValueError(f'{where} lacks {missing}; every record needs '
-                         f'{list(REQUIRED_FIELDS)}')
+                         f'{list(required)}')
     for field in ('img_name', 'mask_name', 'subject'):
         if not isinstance(record[field], str) or not record[field]:
             raise ValueError(f'{where}: {field} must be a non-empty string, '
                              f'got {record[field]!r}')
-    if not _is_int(record['slice']) or record['slice'] < 0:
+    if 'slice' in required and (not _is_int(record['slice'])
+                                or record['slice'] < 0):
         raise ValueError(f'{where}: slice must be an int >= 0, got '
                          f"{record['slice']!r}")
     labels = record['labels']
@@ -55,6 +56,34 @@ def _check_record(record: object, idx: int, path: str,
             _is_int(v) and 0 <= v < num_classes for v in labels):
         raise ValueError(f'{where}: labels must be a list of class indices in '
                          f'[0, {num_classes - 1}], got {labels!r}')
+
+
+def load_multiclass_annotations(path: str, required: Sequence[str]) -> dict:
+    """Read a multi-class annotation file whose records hold ``required``.
+
+    See :func:`load_slice_annotations` (and
+    :func:`mmvlsm.datasets.load_volume_annotations`) for the format, errors
+    and return value.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Annotation file not found: {path}')
+    try:
+        with open(path, encoding='utf-8-sig') as f:
+            content = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f'Annotation file {path} is not UTF-8 JSON: {err}') from err
+    if (not isinstance(content, dict)
+            or not isinstance(content.get('metainfo'), dict)
+            or not isinstance(content.get('data_list'), list)):
+        raise ValueError(
+            f'Annotation file {path} must hold a JSON object with '
+            '"metainfo" (an object with "classes") and "data_list" (a list '
+            'of records)')
+    classes = _check_classes(content['metainfo'].get('classes'), path)
+    for idx, record in enumerate(content['data_list']):
+        _check_record(record, idx, path, len(classes), required)
+    return content
 
 
 def load_slice_annotations(path: str) -> dict:
@@ -78,25 +107,7 @@ def load_slice_annotations(path: str) -> dict:
         ValueError: If the file is not JSON or breaks the format above (the
             message names the file and, for a record, its index).
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Annotation file not found: {path}')
-    try:
-        with open(path, encoding='utf-8-sig') as f:
-            content = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(
-            f'Annotation file {path} is not UTF-8 JSON: {err}') from err
-    if (not isinstance(content, dict)
-            or not isinstance(content.get('metainfo'), dict)
-            or not isinstance(content.get('data_list'), list)):
-        raise ValueError(
-            f'Annotation file {path} must hold a JSON object with '
-            '"metainfo" (an object with "classes") and "data_list" (a list '
-            'of records)')
-    classes = _check_classes(content['metainfo'].get('classes'), path)
-    for idx, record in enumerate(content['data_list']):
-        _check_record(record, idx, path, len(classes))
-    return content
+    return load_multiclass_annotations(path, REQUIRED_FIELDS)
 
 
 @DATASETS.register_module()
@@ -157,6 +168,15 @@ class MultiClassSliceDataset(ImageMaskDataset):
             (after the expansion; an int keeps the first ones). Defaults to
             None.
     """
+
+    # Keys of a record copied into its data infos besides the file names
+    # and labels.
+    RECORD_KEYS = ('subject', 'slice')
+
+    @staticmethod
+    def load_annotations(path: str) -> dict:
+        """The content of the annotation file ``path``, validated."""
+        return load_slice_annotations(path)
 
     def __init__(self,
                  data_root: str,
@@ -229,7 +249,7 @@ class MultiClassSliceDataset(ImageMaskDataset):
                 ``active_classes`` names a class it does not have.
             FileNotFoundError: If an image or mask does not exist.
         """
-        content = load_slice_annotations(self.ann_file)
+        content = self.load_annotations(self.ann_file)
         classes = content['metainfo']['classes']
         self.active_classes = self._resolve_classes(classes)
         if not content['data_list']:
@@ -244,11 +264,11 @@ class MultiClassSliceDataset(ImageMaskDataset):
                 seg_map_path=osp.join(mask_dir, record['mask_name']),
                 img_name=record['img_name'],
                 mask_name=record['mask_name'],
-                subject=record['subject'],
-                slice=record['slice'],
                 labels=list(record['labels']),
                 seg_fields=[],
-                reduce_zero_label=False)
+                reduce_zero_label=False,
+                **{key: record[key]
+                   for key in self.RECORD_KEYS})
             for kind, key in (('Image', 'img_path'), ('Mask', 'seg_map_path')):
                 if not osp.exists(info[key]):
                     raise FileNotFoundError(

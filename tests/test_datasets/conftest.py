@@ -101,3 +101,57 @@ def mmvlsm_scope():
 def tiny_root(tmp_path):
     """A dataset ``tiny`` of three records with the default prompts."""
     return write_dataset(tmp_path / 'tiny', [make_record(i) for i in range(3)])
+
+
+def save_volume(path,
+                array,
+                spacing=(0.8, 0.9, 2.5),
+                direction=None,
+                origin=(0.0, 0.0, 0.0)):
+    """Write a (z, y, x) array as a volume of ITK ``spacing`` (x, y, z)."""
+    import SimpleITK as sitk
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    image.SetSpacing(spacing)
+    image.SetOrigin(origin)
+    if direction is not None:
+        image.SetDirection(direction)
+    sitk.WriteImage(image, str(path))
+    return str(path)
+
+
+def volume_arrays(shape=(3, 6, 5)):
+    """A (z, y, x) HU volume and its labels, distinct at every voxel: the
+    HU rise along every axis; class 1 fills the left half of x, class 2
+    the last slice's top-left corner."""
+    z, y, x = np.indices(shape)
+    hu = (100 * z + 10 * y + x - 500).astype(np.int16)
+    labels = np.zeros(shape, np.uint8)
+    labels[:, :, :shape[2] // 2] = 1
+    labels[-1, :2, :2] = 2
+    return hu, labels
+
+
+def write_volumes(root,
+                  subjects=('s1', 's2'),
+                  classes=SLICE_CLASSES,
+                  split='train',
+                  shape=(3, 6, 5)):
+    """A volume dataset: one image and label volume per subject.
+
+    Returns:
+        tuple: The dataset root (str) and the annotation content (dict).
+    """
+    for sub in ('images', 'masks', 'anns'):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    hu, labels = volume_arrays(shape)
+    records = []
+    for subject in subjects:
+        name = f'{subject}.nii.gz'
+        save_volume(root / 'images' / name, hu)
+        save_volume(root / 'masks' / name, labels)
+        records.append(
+            dict(
+                img_name=name, mask_name=name, subject=subject, labels=[1, 2]))
+    content = dict(metainfo=dict(classes=list(classes)), data_list=records)
+    (root / 'anns' / f'{split}.json').write_text(json.dumps(content))
+    return str(root), content

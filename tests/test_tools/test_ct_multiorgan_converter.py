@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
+from mmvlsm.datasets import load_volume_annotations
+from mmvlsm.datasets.transforms import (LoadVolumeAnnotations,
+                                        LoadVolumeFromFile)
+from mmvlsm.datasets.volumes import read_volume
 from .conftest import REPO
 
 SCRIPT = osp.join(REPO, 'tools', 'dataset_converters', 'ct_multiorgan.py')
@@ -201,6 +205,51 @@ def test_tcia_btcv(multiorgan):
     assert image[PAD_Y + 20, PAD_X + 5] == 128
     # Padding takes the minimum (-1000 HU).
     assert image[0, 0] == 0 and image[-1, -1] == 0
+
+
+def test_nifti_volumes_are_the_slices(multiorgan, tmp_path):
+    root, png = multiorgan
+    out = tmp_path / 'tcia_btcv_3d'
+    converter.main([
+        '--dataset', 'tcia_btcv', '--data-root',
+        str(root), '--out-dir',
+        str(out), '--format', 'nifti'
+    ])
+    for split in converter.SPLITS:
+        volumes = load_volume_annotations(str(out / 'anns' / f'{split}.json'))
+        slices = load(png, split)
+        assert volumes['metainfo'] == slices['metainfo']
+        # The same subjects, in the same order.
+        assert [r['subject'] for r in volumes['data_list']] == list(
+            dict.fromkeys(r['subject'] for r in slices['data_list']))
+        for record in volumes['data_list']:
+            subject = record['subject']
+            assert record['img_name'] == record['mask_name'] == (
+                f'{subject}.nii.gz')
+            image = read_volume(out / 'images' / record['img_name'])
+            mask = read_volume(out / 'masks' / record['mask_name'])
+            assert image.array.dtype == np.int16
+            assert mask.array.dtype == np.uint8
+            assert image.spacing == mask.spacing == (2.5, 1.25, 1.25)
+            # The loaders' (H, W, D) arrays stack the PNGs along D.
+            results = LoadVolumeFromFile()(
+                dict(img_path=str(out / 'images' / record['img_name'])))
+            results = LoadVolumeAnnotations(num_classes=9)(
+                dict(
+                    results,
+                    seg_map_path=str(out / 'masks' / record['mask_name'])))
+            names = [
+                r['img_name'] for r in slices['data_list']
+                if r['subject'] == subject
+            ]
+            for folder, key in (('images', 'img'), ('masks', 'gt_seg_map')):
+                stacked = np.stack(
+                    [read_png(png, folder, name) for name in names], -1)
+                assert np.array_equal(results[key], stacked), (subject, key)
+            assert results['spacing'] == (1.25, 1.25, 2.5)
+            assert record['labels'] == [
+                v for v in np.unique(results['gt_seg_map']).tolist() if v
+            ]
 
 
 def test_deterministic_and_overwrite(multiorgan, tmp_path):

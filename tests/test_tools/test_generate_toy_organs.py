@@ -128,3 +128,36 @@ def test_cli(tmp_path):
     assert cv2.imread(
         str(out / 'images' / 'test_00_002.png'),
         cv2.IMREAD_UNCHANGED).shape == (48, 48)
+
+
+def test_volumes(tmp_path):
+    from mmvlsm.datasets import MultiClassVolumeDataset
+    from mmvlsm.datasets.volumes import read_volume
+    root = tmp_path / 'toy_organs_3d'
+    log = run_tool([
+        sys.executable, SCRIPT, '--out-dir',
+        str(root), '--num-train', '2', '--num-val', '1', '--num-test', '1',
+        '--size', '32', '--volumes'
+    ])
+    assert 'train: 2, val: 1, test: 1 volumes' in log
+    content = json.loads((root / 'anns' / 'train.json').read_text())
+    assert content['metainfo']['classes'] == list(gen.CLASSES)
+    assert [r['subject']
+            for r in content['data_list']] == ['train_00', 'train_01']
+    # The generator's subject, as HU, 16 slices by default.
+    slices = gen.make_subject(
+        np.random.default_rng([0, 0, 1]), num_slices=16, size=32)
+    image = read_volume(root / 'images' / 'train_01.nii.gz')
+    mask = read_volume(root / 'masks' / 'train_01.nii.gz')
+    assert image.array.shape == mask.array.shape == (16, 32, 32)
+    assert image.array.dtype == np.int16 and mask.array.dtype == np.uint8
+    assert image.spacing == mask.spacing == (2.5, 1.25, 1.25)
+    assert np.array_equal(image.array,
+                          np.rint([hu for hu, _ in slices]).astype(np.int16))
+    assert np.array_equal(mask.array, [labels for _, labels in slices])
+    assert content['data_list'][1]['labels'] == [
+        v for v in np.unique(mask.array).tolist() if v
+    ]
+    dataset = MultiClassVolumeDataset(
+        str(root), ann_file='anns/val.json', expand_classes=True)
+    assert len(dataset) == 4

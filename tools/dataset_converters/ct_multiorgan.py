@@ -1,8 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Convert PUNet's CT multi-organ datasets to 2D slices for
-:class:`mmvlsm.datasets.MultiClassSliceDataset`.
+:class:`mmvlsm.datasets.MultiClassSliceDataset`, or to volumes for
+:class:`mmvlsm.datasets.MultiClassVolumeDataset` (``--format nifti``).
 
-Output, in ``--out-dir`` (default ``data/<dataset>``)::
+Output of ``--format png`` (the default), in ``--out-dir`` (default
+``data/<dataset>``)::
 
     images/<subject>_<slice:03d>.png   uint8 grey, CT window [-1000, 1000] HU
                                        mapped linearly to [0, 255] (clipped)
@@ -14,6 +16,20 @@ Output, in ``--out-dir`` (default ``data/<dataset>``)::
 
 ``labels`` lists the classes present in the slice's mask, ``slice`` is the
 index of the slice in the processed volume.
+
+Output of ``--format nifti`` (default ``data/<dataset>_3d``), the same
+voxels before the window, one file per subject::
+
+    images/<subject>.nii.gz   int16 HU
+    masks/<subject>.nii.gz    uint8 class indices, 0 = background
+    anns/{train,val,test}.json  {"metainfo": {"classes": [...]},
+                                 "data_list": [{"img_name", "mask_name",
+                                 "subject", "labels"}, ...]}
+
+with ``labels`` the classes present in the volume. The volumes carry the
+target spacing, an identity direction and a zero origin: their axial
+slices (rows = second voxel axis, columns = first, as
+:func:`mmvlsm.datasets.volumes.slice_layout` reads them) are the PNGs.
 
 Raw layouts (``--data-root``):
 
@@ -74,11 +90,13 @@ and ``pre_processing._rescale``):
 5. Centre padding (with the image minimum; labels with 0) or centre
    cropping to 280 x 280 in-plane (``--size``), as MONAI's
    ``ResizeWithPadOrCrop``.
-6. The CT window (``IntensityWindow(level=0, width=2000)`` of
+6. Rounding to whole HU (int16), the CT window
+   (``IntensityWindow(level=0, width=2000)`` of
    :mod:`mmvlsm.datasets.volumes`, the rule every mmvlsm tool windows CT
-   with), then one PNG pair per slice. A PNG shows the slice
-   ``volume[:, :, k]`` transposed (rows = second voxel axis), the usual
-   axial view; for a 2D network this only relabels the axes.
+   with), then one PNG pair per slice (``--format nifti`` writes the HU
+   volume instead and leaves the window to the loader). A PNG shows the
+   slice ``volume[:, :, k]`` transposed (rows = second voxel axis), the
+   usual axial view; for a 2D network this only relabels the axes.
 
 Splits are per domain (TCIA, BTCV, CT-ORG) and by subject: scikit-learn's
 ``train_test_split`` with ``test_size=0.2``, then ``test_size=0.1 / (1 -
@@ -89,13 +107,16 @@ give upstream's split: TCIA 29/5/9, BTCV 32/5/10 train/val/test). The
 records of a split follow that subject order, domain by domain, slice by
 slice.
 
-Existing annotation files are only replaced with ``--overwrite`` (PNGs of
-the same names are then rewritten; others are left in place).
+Existing annotation files are only replaced with ``--overwrite`` (images
+and masks of the same names are then rewritten; others are left in
+place).
 
 Example::
 
     python tools/dataset_converters/ct_multiorgan.py --dataset tcia_btcv \\
         --data-root /data/multi-organ --out-dir data/tcia_btcv
+    python tools/dataset_converters/ct_multiorgan.py --dataset tcia_btcv \\
+        --data-root /data/multi-organ --format nifti
 """
 import argparse
 import csv
@@ -109,6 +130,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import SimpleITK as sitk
 from scipy import ndimage
 from sklearn.model_selection import train_test_split
 
@@ -116,12 +138,17 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mmvlsm.datasets.volumes import IntensityWindow, read_volume  # noqa: E402
+from mmvlsm.datasets.volumes import (
+    IntensityWindow,
+    read_volume,  # noqa: E402
+    write_volume)
 from mmvlsm.utils.paths import write_atomic  # noqa: E402
 
 # [-1000, 1000] HU -> 0..255.
 HU_WINDOW = IntensityWindow(level=0.0, width=2000.0)
 SPLITS = ('train', 'val', 'test')
+# Output formats: 2D slices or whole volumes.
+FORMATS = ('png', 'nifti')
 # (train, val, test) fractions of each domain's subjects.
 SPLIT_RATIOS = (0.7, 0.1, 0.2)
 TCIA_BTCV_CLASSES = ('background', 'spleen', 'left kidney', 'gallbladder',
@@ -160,6 +187,7 @@ class Options(NamedTuple):
     crop_margin: Optional[Tuple[int, int]] = (24, 3)
     tcia_label_flip: bool = True
     anti_aliasing: bool = True
+    format: str = 'png'
 
 
 def is_nifti(name: str) -> bool:
@@ -380,17 +408,20 @@ def label_mapping(domain: str) -> Dict[int, int]:
     return CTORG_LABELS if domain == 'ctorg' else TCIA_BTCV_LABELS
 
 
-def process_subject(subject: Subject,
-                    options: Options) -> Tuple[List[dict], str]:
-    """Convert one volume; return its records and a log line.
+def preprocess_subject(
+        subject: Subject,
+        options: Options) -> Optional[Tuple[np.ndarray, np.ndarray, str]]:
+    """Steps 1-5 of the module docstring for one volume.
 
-    A dropped subject (CT-ORG without liver) has no records.
+    Returns:
+        tuple | None: The image (int16 HU) and labels (uint8 class indices),
+        both (x, y, z) at ``options.spacing``, and a log line; None for a
+        dropped subject (CT-ORG without liver).
 
     Raises:
         ValueError: For an unreadable volume, an image and label of
             different shapes, a bad voxel size or an empty crop (the file
             is named).
-        OSError: If a PNG cannot be written.
     """
     image, zooms = load_volume(subject.image, is_label=False)
     labels, _ = load_volume(subject.label, is_label=True)
@@ -399,7 +430,7 @@ def process_subject(subject: Subject,
                          f'label {subject.label} has {labels.shape}')
     raw_shape = image.shape
     if subject.domain == 'ctorg' and not (labels == CTORG_LIVER).any():
-        return [], f'{subject.name}: no liver in {subject.label}, dropped'
+        return None
     if subject.domain == 'tcia' and options.tcia_label_flip:
         labels = labels[:, :, ::-1]
     if subject.extents is not None and options.crop_margin is not None:
@@ -416,30 +447,91 @@ def process_subject(subject: Subject,
     labels = resample(labels, factors, 0, 0, False)
     resampled_shape = image.shape
     image = pad_or_crop(image, options.size, float(image.min()))
-    image = HU_WINDOW.resolve(image).to_uint8(image)
     labels = pad_or_crop(labels, options.size, 0)
+    # CT stores whole HU; both formats window these integers.
+    info = np.iinfo(np.int16)
+    image = np.clip(np.rint(image), info.min, info.max).astype(np.int16)
+    zooms_text = ' x '.join(f'{z:.3g}' for z in zooms)
+    return image, labels, (f'{raw_shape} voxels of {zooms_text} mm -> '
+                           f'{resampled_shape} -> {image.shape}')
 
+
+def present_classes(labels: np.ndarray) -> List[int]:
+    """The foreground class indices in ``labels``, ascending."""
+    return [int(v) for v in np.unique(labels) if v != 0]
+
+
+def write_slices(name: str, image: np.ndarray, labels: np.ndarray,
+                 out_dir: str) -> List[dict]:
+    """One windowed image PNG and one mask PNG per slice; their records.
+
+    A PNG shows ``volume[:, :, k].T`` (rows = second voxel axis).
+    """
+    image = HU_WINDOW.resolve(image).to_uint8(image)
     records = []
     for k in range(image.shape[2]):
-        name = f'{subject.name}_{k:03d}.png'
+        file_name = f'{name}_{k:03d}.png'
         mask = np.ascontiguousarray(labels[:, :, k].T)
         for folder, data in (('images', image[:, :, k].T), ('masks', mask)):
-            path = osp.join(options.out_dir, folder, name)
+            path = osp.join(out_dir, folder, file_name)
             if not cv2.imwrite(path, np.ascontiguousarray(data)):
                 raise OSError(f'cannot write {path}')
-        present = [int(v) for v in np.unique(mask) if v != 0]
         records.append(
             dict(
-                img_name=name,
-                mask_name=name,
-                subject=subject.name,
+                img_name=file_name,
+                mask_name=file_name,
+                subject=name,
                 slice=k,
-                labels=present))
-    zooms_text = ' x '.join(f'{z:.3g}' for z in zooms)
-    present = sorted({c for record in records for c in record['labels']})
-    return records, (f'{subject.name}: {raw_shape} voxels of {zooms_text} '
-                     f'mm -> {resampled_shape} -> {image.shape}, classes '
-                     f'{present}')
+                labels=present_classes(mask)))
+    return records
+
+
+def write_volumes(name: str, image: np.ndarray, labels: np.ndarray,
+                  options: Options) -> List[dict]:
+    """The image (int16 HU) and labels (uint8) as NIfTI; their one record.
+
+    The arrays are written in the voxel order of the PNGs with an identity
+    direction and zero origin (the raw orientation is not kept, as for the
+    PNGs), so the axial layout of
+    :func:`mmvlsm.datasets.volumes.slice_layout` gives the PNG slices:
+    rows = y, columns = x, slices = z.
+    """
+    file_name = f'{name}.nii.gz'
+    for folder, data in (('images', image), ('masks', labels)):
+        # SimpleITK's arrays are (z, y, x).
+        volume = sitk.GetImageFromArray(
+            np.ascontiguousarray(data.transpose(2, 1, 0)))
+        volume.SetSpacing(tuple(float(s) for s in options.spacing))
+        write_volume(volume, osp.join(options.out_dir, folder, file_name))
+    return [
+        dict(
+            img_name=file_name,
+            mask_name=file_name,
+            subject=name,
+            labels=present_classes(labels))
+    ]
+
+
+def process_subject(subject: Subject,
+                    options: Options) -> Tuple[List[dict], str]:
+    """Convert one volume; return its records and a log line.
+
+    A dropped subject (CT-ORG without liver) has no records.
+
+    Raises:
+        ValueError: See :func:`preprocess_subject`.
+        OSError: If a file cannot be written.
+    """
+    processed = preprocess_subject(subject, options)
+    if processed is None:
+        return [], f'{subject.name}: no liver in {subject.label}, dropped'
+    image, labels, log = processed
+    if options.format == 'nifti':
+        records = write_volumes(subject.name, image, labels, options)
+    else:
+        records = write_slices(subject.name, image, labels, options.out_dir)
+    return records, (f'{subject.name}: {log}, classes '
+                     f'{present_classes(labels)}')
 
 
 def split_subjects(
@@ -483,7 +575,8 @@ def convert(subjects: Sequence[Subject],
             options: Options,
             seed: int = 1,
             workers: int = 1) -> Dict[str, dict]:
-    """Write the PNGs of all subjects; return the annotation files' content.
+    """Write the outputs of all subjects; return the annotation files'
+    content.
 
     Args:
         subjects (Sequence[Subject]): In the order that the split sees.
@@ -538,13 +631,21 @@ def convert(subjects: Sequence[Subject],
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Convert PUNet's CT multi-organ datasets (TCIA/BTCV, "
-        'CT-ORG) to 2D PNG slices and subject-level splits.')
+        'CT-ORG) to 2D PNG slices or NIfTI volumes and subject-level '
+        'splits.')
     parser.add_argument(
         '--dataset', required=True, choices=('tcia_btcv', 'ctorg'))
     parser.add_argument(
         '--data-root', required=True, help='the raw layout (see --help)')
     parser.add_argument(
-        '--out-dir', help='output folder (default: data/<dataset>)')
+        '--format',
+        choices=FORMATS,
+        default='png',
+        help='2D PNG slices, or NIfTI volumes for 3D models')
+    parser.add_argument(
+        '--out-dir',
+        help='output folder (default: data/<dataset>, data/<dataset>_3d '
+        'for nifti)')
     parser.add_argument(
         '--cropping-csv',
         help='tcia_btcv: crop extents (default: DATA_ROOT/cropping.csv)')
@@ -594,7 +695,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    out_dir = args.out_dir or osp.join('data', args.dataset)
+    out_dir = args.out_dir or osp.join(
+        'data', args.dataset + ('_3d' if args.format == 'nifti' else ''))
     if min(args.spacing) <= 0 or min(args.size) < 1 or args.workers < 1:
         raise SystemExit('error: --spacing, --size and --workers must be '
                          'positive')
@@ -611,7 +713,8 @@ def main(argv=None) -> None:
         size=tuple(args.size),
         crop_margin=None if args.no_crop else tuple(args.crop_margin),
         tcia_label_flip=not args.no_tcia_label_flip,
-        anti_aliasing=not args.no_anti_aliasing)
+        anti_aliasing=not args.no_anti_aliasing,
+        format=args.format)
     try:
         if args.dataset == 'ctorg':
             subjects, classes = find_ctorg(args.data_root), CTORG_CLASSES
@@ -629,7 +732,8 @@ def main(argv=None) -> None:
     for split, content in anns.items():
         path = osp.join(out_dir, 'anns', f'{split}.json')
         write_atomic(path, json.dumps(content))
-        print(f'{path}: {len(content["data_list"])} slices', flush=True)
+        unit = 'volumes' if args.format == 'nifti' else 'slices'
+        print(f'{path}: {len(content["data_list"])} {unit}', flush=True)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Write a synthetic multi-organ CT slice dataset for
-:class:`mmvlsm.datasets.MultiClassSliceDataset`.
+:class:`mmvlsm.datasets.MultiClassSliceDataset`, or its volumes for
+:class:`mmvlsm.datasets.MultiClassVolumeDataset` (``--volumes``).
 
 Every subject is a short stack of axial slices: air around a body ellipse
 of soft tissue, an unlabelled spine at the back, and four labelled organs
@@ -24,8 +25,18 @@ layout and annotation format are the converter's::
     <out-dir>/masks/<subject>_<slice:03d>.png    uint8 class indices
     <out-dir>/anns/{train,val,test}.json         one split of subjects each
 
+With ``--volumes`` a subject's slices are one volume instead, in the
+layout of ``ct_multiorgan.py --format nifti`` (HU rounded to int16,
+voxels of :data:`SPACING` mm, identity direction; 16 slices by
+default)::
+
+    <out-dir>/images/<subject>.nii.gz   int16 HU
+    <out-dir>/masks/<subject>.nii.gz    uint8 class indices
+
 Example:
     python tools/misc/generate_toy_organs.py --out-dir data/toy_organs
+    python tools/misc/generate_toy_organs.py --volumes \\
+        --out-dir data/toy_organs_3d
 """
 import argparse
 import json
@@ -36,19 +47,24 @@ from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
+import SimpleITK as sitk
 from scipy import ndimage
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mmvlsm.datasets.volumes import IntensityWindow  # noqa: E402
+from mmvlsm.datasets.volumes import (
+    IntensityWindow,  # noqa: E402
+    write_volume)
 
 CLASSES = ('background', 'liver', 'spleen', 'left kidney', 'right kidney')
 SPLITS = ('train', 'val', 'test')
 # [-1000, 1000] HU -> 0..255, as ct_multiorgan.py windows real CT.
 HU_WINDOW = IntensityWindow(level=0.0, width=2000.0)
 AIR_HU, BODY_HU = -1000.0, -100.0
+# Voxel size (x, y, z) in mm of the volumes, the converter's.
+SPACING = (1.25, 1.25, 2.5)
 # Per organ: class index, centre offset from the body centre and semi-axes
 # (fractions of the image size), angle (degrees), the part of the stack it
 # spans (0 = first slice, 1 = last), mean HU and texture:
@@ -104,7 +120,12 @@ def _ellipse(shape: Tuple[int, int], center: Tuple[float, float],
 
 def make_subject(rng: np.random.Generator, num_slices: int,
                  size: int) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """The (image, label map) pairs of one subject's slices, uint8 (H, W)."""
+    """The (HU, label map) pairs of one subject's slices.
+
+    Returns:
+        list[tuple[np.ndarray, np.ndarray]]: Per slice, float32 HU and
+        uint8 class indices, both (H, W).
+    """
     shape = (size, size)
     body_center = size / 2 + rng.uniform(-2, 2, 2) * size / 64
     body_axes = np.array([0.42, 0.31]) * size * rng.uniform(0.93, 1.05, 2)
@@ -149,15 +170,59 @@ def make_subject(rng: np.random.Generator, num_slices: int,
                 hu[hilum] = 0
         # Partial volume blur and scanner noise.
         hu = ndimage.gaussian_filter(hu, 0.6) + rng.normal(0, 25, shape)
-        slices.append((HU_WINDOW.resolve(hu).to_uint8(hu), labels))
+        slices.append((hu, labels))
     return slices
+
+
+def write_slices(out_dir: str, subject: str,
+                 slices: List[Tuple[np.ndarray, np.ndarray]]) -> List[dict]:
+    """One windowed image PNG and one mask PNG per slice; their records."""
+    records = []
+    for k, (hu, labels) in enumerate(slices):
+        name = f'{subject}_{k:03d}.png'
+        cv2.imwrite(
+            osp.join(out_dir, 'images', name),
+            HU_WINDOW.resolve(hu).to_uint8(hu))
+        cv2.imwrite(osp.join(out_dir, 'masks', name), labels)
+        records.append(
+            dict(
+                img_name=name,
+                mask_name=name,
+                subject=subject,
+                slice=k,
+                labels=[int(v) for v in np.unique(labels) if v]))
+    return records
+
+
+def write_volumes(out_dir: str, subject: str,
+                  slices: List[Tuple[np.ndarray, np.ndarray]]) -> List[dict]:
+    """The slices as an int16 HU volume and a uint8 label volume; their
+    record."""
+    hu = np.stack([s[0] for s in slices])
+    labels = np.stack([s[1] for s in slices])
+    name = f'{subject}.nii.gz'
+    # (slices, rows, cols) is SimpleITK's (z, y, x): with the identity
+    # direction the axial slices are the PNGs.
+    for folder, data in (('images', np.rint(hu).astype(np.int16)), ('masks',
+                                                                    labels)):
+        volume = sitk.GetImageFromArray(data)
+        volume.SetSpacing(SPACING)
+        write_volume(volume, osp.join(out_dir, folder, name))
+    return [
+        dict(
+            img_name=name,
+            mask_name=name,
+            subject=subject,
+            labels=[int(v) for v in np.unique(labels) if v])
+    ]
 
 
 def generate_toy_organs(out_dir: str,
                         num_subjects: Dict[str, int],
                         num_slices: int = 8,
                         size: int = 64,
-                        seed: int = 0) -> Dict[str, int]:
+                        seed: int = 0,
+                        volumes: bool = False) -> Dict[str, int]:
     """Write images, masks and annotation files under ``out_dir``.
 
     Subject ``i`` of a split depends only on ``seed``, the split and ``i``,
@@ -171,9 +236,12 @@ def generate_toy_organs(out_dir: str,
         num_slices (int): Slices per subject. Defaults to 8.
         size (int): Image side in pixels. Defaults to 64.
         seed (int): Random seed. Defaults to 0.
+        volumes (bool): Write a volume per subject instead of PNG slices.
+            Defaults to False.
 
     Returns:
-        dict[str, int]: Slices written per split.
+        dict[str, int]: Slices (volumes with ``volumes``) written per
+        split.
     """
     if size < 32:
         raise ValueError(f'size {size} is too small; use at least 32')
@@ -185,18 +253,9 @@ def generate_toy_organs(out_dir: str,
         for i in range(num_subjects[split]):
             subject = f'{split}_{i:02d}'
             rng = np.random.default_rng([seed, split_id, i])
-            for k, (img,
-                    labels) in enumerate(make_subject(rng, num_slices, size)):
-                name = f'{subject}_{k:03d}.png'
-                cv2.imwrite(osp.join(out_dir, 'images', name), img)
-                cv2.imwrite(osp.join(out_dir, 'masks', name), labels)
-                records.append(
-                    dict(
-                        img_name=name,
-                        mask_name=name,
-                        subject=subject,
-                        slice=k,
-                        labels=[int(v) for v in np.unique(labels) if v]))
+            write = write_volumes if volumes else write_slices
+            records += write(out_dir, subject,
+                             make_subject(rng, num_slices, size))
         with open(osp.join(out_dir, 'anns', f'{split}.json'), 'w') as f:
             json.dump(
                 dict(metainfo=dict(classes=list(CLASSES)), data_list=records),
@@ -214,9 +273,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-val', type=int, default=2, help='subjects')
     parser.add_argument('--num-test', type=int, default=2, help='subjects')
     parser.add_argument(
-        '--num-slices', type=int, default=8, help='slices per subject')
+        '--num-slices',
+        type=int,
+        help='slices per subject (default: 8, 16 with --volumes)')
     parser.add_argument('--size', type=int, default=64, help='image side')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--volumes',
+        action='store_true',
+        help='one NIfTI volume per subject instead of PNG slices')
     return parser.parse_args()
 
 
@@ -225,12 +290,14 @@ def main() -> None:
     counts = generate_toy_organs(
         args.out_dir,
         dict(train=args.num_train, val=args.num_val, test=args.num_test),
-        num_slices=args.num_slices,
+        num_slices=args.num_slices or (16 if args.volumes else 8),
         size=args.size,
-        seed=args.seed)
+        seed=args.seed,
+        volumes=args.volumes)
     summary = ', '.join(f'{split}: {n}' for split, n in counts.items())
+    unit = 'volumes' if args.volumes else 'slices'
     print(f'Wrote the toy organs dataset to {osp.abspath(args.out_dir)} '
-          f'({summary} slices)')
+          f'({summary} {unit})')
 
 
 if __name__ == '__main__':

@@ -5,10 +5,13 @@ from .formatting import PackVLSMInputs
 from .geometric import LetterBoxResize, RandomRot90
 from .loading import LoadBinaryMask, LoadCheckedImageFromFile
 from .text import ReplacePromptText, TokenizePrompt
+from .volume import (LoadVolumeAnnotations, LoadVolumeFromFile,
+                     PackVolumeInputs, RandomVolumeCrop)
 
 __all__ = [
     'BinarizeActiveClass', 'LetterBoxResize', 'LoadBinaryMask',
     'LoadCheckedImageFromFile', 'PackVLSMInputs', 'RandomActiveClass',
     'RandomRot90', 'ReplacePromptText', 'TextAwareRandomFlip',
-    'TokenizePrompt', 'swap_position_words'
+    'TokenizePrompt', 'swap_position_words', 'LoadVolumeAnnotations',
+    'LoadVolumeFromFile', 'PackVolumeInputs', 'RandomVolumeCrop'
 ]

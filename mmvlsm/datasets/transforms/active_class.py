@@ -16,7 +16,8 @@ class RandomActiveClass(BaseTransform):
     """Draw ``active_class`` uniformly from ``candidate_classes``.
 
     Samples that already have an ``active_class`` (the evaluation infos of
-    :class:`MultiClassSliceDataset` with ``expand_classes=True``) keep it.
+    :class:`MultiClassSliceDataset` or :class:`MultiClassVolumeDataset`
+    with ``expand_classes=True``) keep it.
     The draw uses numpy's global random state, which mmengine seeds in
     every dataloader worker.
 
@@ -63,19 +64,20 @@ class RandomActiveClass(BaseTransform):
 class BinarizeActiveClass(BaseTransform):
     """Turn the label map into the binary target of ``active_class``.
 
-    ``gt_seg_map`` (a label map, as mmseg's ``LoadAnnotations`` loads it)
-    becomes 1 where it equals ``active_class`` and 0 elsewhere, so inactive
-    classes merge into background. Put it after the label map is loaded and
-    before any transform that pads or rotates it with an ignore value.
+    ``gt_seg_map`` (a label map, as mmseg's ``LoadAnnotations`` or
+    :class:`LoadVolumeAnnotations` loads it) becomes 1 where it equals
+    ``active_class`` and 0 elsewhere, so inactive classes merge into
+    background. Put it after the label map is loaded and before any
+    transform that pads or rotates it with an ignore value.
 
     Required Keys:
 
-    - gt_seg_map (np.ndarray): class indices of shape (H, W)
+    - gt_seg_map (np.ndarray): class indices of shape (H, W) or (H, W, D)
     - active_class (int)
 
     Modified Keys:
 
-    - gt_seg_map (np.ndarray): uint8 of shape (H, W), values {0, 1}
+    - gt_seg_map (np.ndarray): uint8 of the same shape, values {0, 1}
     """
 
     def transform(self, results: dict) -> dict:
