@@ -20,7 +20,8 @@ from mmvlsm.datasets.volumes import (Volume, choose_frame_component,
                                      volume_extension)
 from mmvlsm.registry import MODELS
 from mmvlsm.utils import bind_prompt_tokenizer
-from .volume_inference import VolumeSegmentation, segment_volume
+from .volume_inference import (VolumeSegmentation, model_dims, segment_volume,
+                               segment_volume_3d)
 
 PathInput = Union[str, os.PathLike]
 ImageInput = Union[PathInput, Image.Image, np.ndarray, sitk.Image]
@@ -464,9 +465,11 @@ def inference_model(
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f'batch_size must be an int >= 1, got {batch_size!r}')
     texts = _prompts(text, len(imgs), single)
-    steps, loader = _test_steps(model.cfg)
-    depth_scaling = steps[loader].get('depth_scaling', 'range')
-    grayscale = _grayscale(steps[loader])
+    volumetric = model_dims(model) == 3
+    if not volumetric:
+        steps, loader = _test_steps(model.cfg)
+        depth_scaling = steps[loader].get('depth_scaling', 'range')
+        grayscale = _grayscale(steps[loader])
     # Inputs and prompts are checked before anything is segmented (files
     # when read).
     images, volumes = {}, {}
@@ -481,6 +484,11 @@ def inference_model(
                     raise ValueError('a volume needs at least one prompt')
                 volumes[i] = (one, prompts)
             else:
+                if volumetric:
+                    raise ValueError(
+                        'a 3D model segments volumes (a volume file, a '
+                        'SimpleITK image or an array with spacing=), not '
+                        f'2D images; got {type(one).__name__}')
                 if isinstance(prompt, (list, tuple)):
                     raise TypeError(
                         'inference_model takes one prompt for one image, got '
@@ -504,6 +512,11 @@ def inference_model(
         names = (
             [resolve_class(class_names(model.cfg), p)[1]
              for p in prompts] if prompted_by_class(model) else prompts)
+        if model_dims(model) == 3:
+            results[i] = segment_volume_3d(
+                model, as_volume(one, spacing, series, frame, component),
+                prompts, names, window, return_probs)
+            continue
         results[i] = segment_volume(
             model,
             as_volume(one, spacing, series, frame, component),

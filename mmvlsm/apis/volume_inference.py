@@ -205,3 +205,80 @@ def segment_volume(model: torch.nn.Module,
         source=volume.source,
         probabilities=(probs.reshape((len(prompts), ) + volume.array.shape)
                        if probs is not None else None))
+
+
+def model_dims(model: torch.nn.Module) -> int:
+    """2 for models of 2D images (volumes go slice by slice), 3 for models
+    of volumes (3D PUNet)."""
+    return getattr(getattr(model, 'backbone', None), 'dims', 2)
+
+
+def segment_volume_3d(model: torch.nn.Module,
+                      volume: Volume,
+                      prompts: Sequence[Prompt],
+                      names: Optional[Sequence[str]] = None,
+                      window: Union[None, str, Sequence[float], dict,
+                                    IntensityWindow] = None,
+                      return_probs: bool = False) -> VolumeSegmentation:
+    """Segment a whole volume with a 3D model for each prompt (class).
+
+    The volume is laid out as the 3D datasets lay out their training
+    volumes (axial slices, depth last: (H, W, D), see
+    :meth:`~mmvlsm.datasets.volumes.SliceLayout.depth_last`) and windowed
+    to uint8 as they are; the model's ``predict`` covers it with sliding
+    windows. The mask is written back in the input's own array order.
+
+    Args:
+        model (nn.Module): A 3D model from :func:`init_model`.
+        volume (Volume): A 3D volume from :func:`read_volume`.
+        prompts (Sequence[int]): One or more class indices.
+        names (Sequence[str], optional): The legend's name of each prompt.
+        window: The intensity rule; None is the config's ``volume_window``.
+        return_probs (bool): Keep the probabilities (float16).
+
+    Returns:
+        VolumeSegmentation: The mask volume and what made it.
+    """
+    if volume.array.ndim != 3:
+        raise ValueError(f'{volume.source}: a 3D model segments 3D volumes, '
+                         f'got size {volume.image.GetSize()}')
+    cfg_window = getattr(model, 'cfg', {}).get('volume_window')
+    rule = parse_window(window if window is not None else cfg_window)
+    layout = slice_layout(volume.image.GetDirection(), 'axial')
+    values = layout.depth_last(volume.array)
+    resolved = rule.resolve(values)
+    inputs = torch.from_numpy(np.ascontiguousarray(
+        resolved.to_uint8(values)))[None]  # (1, H, W, D)
+    mask = np.zeros(volume.array.shape, np.uint8)
+    probs = (
+        np.zeros((len(prompts), ) +
+                 volume.array.shape, np.float16) if return_probs else None)
+    masks, class_probs = [], []
+    for prompt in prompts:
+        sample = SegDataSample(
+            metainfo=dict(
+                active_class=int(prompt),
+                ori_shape=tuple(values.shape),
+                img_shape=tuple(values.shape),
+                spacing=layout.depth_last_spacing(volume.image.GetSpacing()),
+                img_path=volume.source))
+        with torch.no_grad():
+            result = model.test_step(
+                dict(inputs=[inputs], data_samples=[sample]))[0]
+        masks.append(result.pred_sem_seg.data[0].cpu().numpy().astype(bool))
+        if len(prompts) > 1 or return_probs:
+            class_probs.append(
+                result.seg_logits.data.float().softmax(0)[1].cpu().numpy())
+    labels = combine_prompts(masks, class_probs)  # (H, W, D)
+    layout.depth_last(mask)[...] = labels
+    if probs is not None:
+        for k, prob in enumerate(class_probs):
+            layout.depth_last(probs[k])[...] = prob
+    return VolumeSegmentation(
+        mask=image_like(mask, volume.image),
+        prompts=list(prompts),
+        names=[str(p) for p in (names if names is not None else prompts)],
+        axis='axial',
+        window=resolved.record(),
+        source=volume.source,
+        probabilities=probs)

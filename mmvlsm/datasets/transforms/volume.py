@@ -18,20 +18,14 @@ from mmseg.structures import SegDataSample
 
 from mmvlsm.registry import TRANSFORMS
 from mmvlsm.structures import VolumeData
-from ..volumes import (SliceLayout, VolumeError, array_view,
-                       check_same_geometry, parse_window, read_volume,
-                       slice_layout)
+from ..volumes import (VolumeError, array_view, check_same_geometry,
+                       parse_window, read_volume, slice_layout)
 from ..volumes.intensity import WindowSpec
 
 # The metainfo every volume sample carries (when present in the results).
 DEFAULT_VOLUME_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape',
                             'img_shape', 'spacing', 'img_name', 'mask_name',
                             'dataset_name', 'subject', 'active_class')
-
-
-def _axial(array: np.ndarray, layout: SliceLayout) -> np.ndarray:
-    """The (H, W, D) view of a (z, y, x) array: axial slices, depth last."""
-    return np.moveaxis(layout.stack(array), 0, -1)
 
 
 def _read_3d(path: str) -> sitk.Image:
@@ -87,14 +81,12 @@ class LoadVolumeFromFile(BaseTransform):
         """
         image = _read_3d(results['img_path'])
         layout = slice_layout(image.GetDirection())
-        values = _axial(array_view(image), layout)
+        values = layout.depth_last(array_view(image))
         img = np.ascontiguousarray(
             self.window.resolve(values).to_uint8(values))
-        # Array (z, y, x) spacing, in stack order, then depth last.
-        spacing = [image.GetSpacing()[2 - a] for a in layout.transpose]
         results['img'] = img
         results['img_volume'] = image
-        results['spacing'] = tuple(spacing[1:] + spacing[:1])
+        results['spacing'] = layout.depth_last_spacing(image.GetSpacing())
         results['ori_shape'] = results['img_shape'] = img.shape
         return results
 
@@ -159,8 +151,8 @@ class LoadVolumeAnnotations(BaseTransform):
         reference = results['img_volume']
         labels = _read_3d(path)
         check_same_geometry(reference, labels, results['img_path'], path)
-        values = _axial(
-            array_view(labels), slice_layout(reference.GetDirection()))
+        values = slice_layout(reference.GetDirection()).depth_last(
+            array_view(labels))
         results['gt_seg_map'] = _class_indices(values, num_classes, path)
         results.setdefault('seg_fields', []).append('gt_seg_map')
         return results

@@ -61,6 +61,19 @@ class SliceLayout:
             stack = np.flip(stack, axis)
         return stack
 
+    def depth_last(self, array: np.ndarray) -> np.ndarray:
+        """The slices as one (rows, cols, n) volume, a view: the (H, W, D)
+        layout of 3D models, depth last."""
+        return np.moveaxis(self.stack(array), 0, -1)
+
+    def depth_last_spacing(
+            self, spacing_xyz: Sequence[float]) -> Tuple[float, float, float]:
+        """The voxel size (mm) along the axes of :meth:`depth_last`, from
+        SimpleITK's (x, y, z) spacing."""
+        # Array axis a is ITK axis 2 - a; the stack's axes, then depth last.
+        stacked = [spacing_xyz[2 - a] for a in self.transpose]
+        return tuple(stacked[1:] + stacked[:1])
+
     def shape(self, array_shape: Sequence[int]) -> Tuple[int, int, int]:
         """The stack's shape for an array of ``array_shape``."""
         return tuple(array_shape[a] for a in self.transpose)
