@@ -14,6 +14,7 @@ by ``load_from``, ``--resume``, ``tools/test.py`` and
 :func:`mmvlsm.apis.init_model`), so that a truncated or corrupt file and a
 refused type are reported with the file's path.
 """
+import io
 import os.path as osp
 import pickle
 import re
@@ -147,3 +148,27 @@ def install_checkpoint_loader() -> None:
     files."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local, force=True)
+
+
+def save_converted_checkpoint(path: str, state_dict: dict, source: str,
+                              converter: str) -> None:
+    """Write a converted state dict as an mmengine checkpoint, atomically.
+
+    The file holds ``state_dict`` and ``meta`` (the source file and the
+    converter), for ``load_from`` or ``tools/test.py``; an interruption
+    leaves no half-written file (:func:`mmvlsm.utils.paths.write_atomic`).
+
+    Args:
+        path (str): The checkpoint to write.
+        state_dict (dict): The converted weights.
+        source (str): The checkpoint they were converted from.
+        converter (str): The tool that converted them.
+    """
+    from .paths import write_atomic
+    buffer = io.BytesIO()
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(source=osp.abspath(source), converter=converter)),
+        buffer)
+    write_atomic(path, buffer.getvalue())

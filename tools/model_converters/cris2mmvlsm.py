@@ -13,7 +13,6 @@ shape that differs is reported by name and nothing is written. DST is an
 mmengine checkpoint for ``load_from`` or ``tools/test.py``.
 """
 import argparse
-import io
 import os.path as osp
 
 import torch
@@ -26,8 +25,8 @@ from mmvlsm.models.utils import (UNUSED_CRIS_KEYS, cris_to_mmvlsm,
                                  strip_data_parallel_prefix)
 from mmvlsm.registry import MODELS
 from mmvlsm.utils import load_from_local
+from mmvlsm.utils.checkpoint import save_converted_checkpoint
 from mmvlsm.utils.launch import add_cfg_options_args
-from mmvlsm.utils.paths import write_atomic
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -81,14 +80,8 @@ def main() -> None:
     converted = cris_to_mmvlsm(state_dict)
     load_weights_exactly(model, converted, args.src)
 
-    buffer = io.BytesIO()
-    torch.save(
-        dict(
-            state_dict=converted,
-            meta=dict(
-                source=osp.abspath(args.src),
-                converter='tools/model_converters/cris2mmvlsm.py')), buffer)
-    write_atomic(args.dst, buffer.getvalue())
+    save_converted_checkpoint(args.dst, converted, args.src,
+                              'tools/model_converters/cris2mmvlsm.py')
     num_params = sum(p.numel() for p in model.parameters())
     print(f'Converted {len(state_dict)} tensors of {args.src} to '
           f'{args.dst}: all {len(converted)} weights and buffers of '

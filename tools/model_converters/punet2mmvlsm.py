@@ -20,7 +20,6 @@ training starts. DST is an mmengine checkpoint for ``load_from`` or
 ``tools/test.py``; it may not be SRC.
 """
 import argparse
-import io
 import os.path as osp
 from typing import List, Tuple
 
@@ -36,8 +35,8 @@ from mmvlsm.models.utils.punet_checkpoint import (
     upstream_punet_architecture)
 from mmvlsm.registry import MODELS
 from mmvlsm.utils import load_from_local
+from mmvlsm.utils.checkpoint import save_converted_checkpoint
 from mmvlsm.utils.launch import add_cfg_options_args
-from mmvlsm.utils.paths import write_atomic
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -146,14 +145,8 @@ def main() -> None:
     converted, notes = convert(state_dict, model, args.src)
     load_weights_exactly(model, converted, args.src)
 
-    buffer = io.BytesIO()
-    torch.save(
-        dict(
-            state_dict=converted,
-            meta=dict(
-                source=osp.abspath(args.src),
-                converter='tools/model_converters/punet2mmvlsm.py')), buffer)
-    write_atomic(args.dst, buffer.getvalue())
+    save_converted_checkpoint(args.dst, converted, args.src,
+                              'tools/model_converters/punet2mmvlsm.py')
     num_params = sum(p.numel() for p in model.parameters())
     print(f'Converted {len(state_dict)} tensors of {args.src} to '
           f'{args.dst}: all {len(converted)} weights and buffers of '
