@@ -31,7 +31,9 @@ def run_tool(args, timeout=600, cwd=REPO, env=None, expect_fail=False):
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
+        # The tools print UTF-8 (±, µ) whatever the locale says.
+        encoding='utf-8',
+        errors='replace',
         timeout=timeout)
     if (proc.returncode != 0) != expect_fail:
         pytest.fail(f'{" ".join(map(str, args))} exited with '
