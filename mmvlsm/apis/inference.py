@@ -182,6 +182,9 @@ def load_image(model: torch.nn.Module, path: PathInput) -> np.ndarray:
         FileNotFoundError: If the file does not exist.
         ValueError: If it is not an image the loader can read.
     """
+    if model_dims(model) == 3:
+        raise ValueError(f'{os.fspath(path)}: a 3D model segments volumes, '
+                         'not 2D images')
     steps, loader = _test_steps(model.cfg)
     step = steps[loader]
     # A loader's float32 output is on the 0..255 scale, which prepare_image
