@@ -9,15 +9,18 @@ import torch.nn.functional as F
 from mmvlsm.registry import MODELS
 
 
-def reduced_size(size: Sequence[int], factor: float) -> Tuple[int, int]:
+def reduced_size(size: Sequence[int], factor: float) -> Tuple[int, ...]:
     """Size of a grid reduced by ``factor``, as PUNet computes it.
 
+    Upstream PUNet reduces every axis, depth included (a depth of 4 with
+    factor 2 becomes 2, with factor 8 becomes 1).
+
     Args:
-        size (Sequence[int]): (h, w) of the full grid.
+        size (Sequence[int]): (h, w) or (h, w, d) of the full grid.
         factor (float): Reduction factor.
 
     Returns:
-        tuple[int, int]: ``max(floor(s / factor), 1)`` for each side.
+        tuple[int, ...]: ``max(floor(s / factor), 1)`` for each side.
     """
     return tuple(max(int(s // factor), 1) for s in size)
 
@@ -25,30 +28,33 @@ def reduced_size(size: Sequence[int], factor: float) -> Tuple[int, int]:
 def resample(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Resample a map on a regular grid of ``size`` covering the same extent.
 
-    Bilinear ``grid_sample`` of an identity affine grid (reflection padding,
-    ``align_corners=False``), as PUNet does for embeddings and coordinates:
-    every output pixel takes the value at the position of its centre. This
-    is exact for coordinate maps, which are affine in the pixel position.
+    (Bi/tri)linear ``grid_sample`` of an identity affine grid (reflection
+    padding, ``align_corners=False``), as PUNet does for embeddings and
+    coordinates: every output pixel takes the value at the position of its
+    centre. This is exact for coordinate maps, which are affine in the
+    pixel position.
 
     Args:
-        x (Tensor): Maps of shape (B, C, H, W).
-        size (Sequence[int]): Output (h, w).
+        x (Tensor): Maps of shape (B, C, H, W) or (B, C, H, W, D).
+        size (Sequence[int]): Output (h, w) or (h, w, d).
 
     Returns:
-        Tensor: Maps of shape (B, C, h, w).
+        Tensor: Maps of shape (B, C, *size).
     """
-    theta = torch.eye(2, 3, dtype=x.dtype, device=x.device).unsqueeze(0)
+    dims = len(size)
+    theta = torch.eye(
+        dims, dims + 1, dtype=x.dtype, device=x.device).unsqueeze(0)
     grid = F.affine_grid(theta, [1, 1, *size], align_corners=False)
     return F.grid_sample(
         x,
-        grid.expand(x.shape[0], -1, -1, -1),
+        grid.expand(x.shape[0], *grid.shape[1:]),
         mode='bilinear',
         padding_mode='reflection',
         align_corners=False)
 
 
 def flatten_pixels(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, h, w) -> (B, h * w, C)."""
+    """(B, C, h, w[, d]) -> (B, h * w[ * d], C)."""
     return x.flatten(2).transpose(1, 2)
 
 
@@ -57,8 +63,14 @@ class ContrastivePrototypeLoss(nn.Module):
     """Contrastive Prototype Assignment (CPA) loss of PUNet.
 
     A self-supervised loss between student and teacher embeddings (in PUNet
-    the decoder output, at half the input resolution, of students and an
-    EMA teacher that see differently augmented crops of one slice).
+    the decoder output, at half the input's in-plane resolution, of
+    students and an EMA teacher that see differently augmented crops of one
+    slice or 3D patch).
+
+    Embeddings are (B, C, h, w) or (B, C, h, w, d) with (y, x) or
+    (y, x, z) coordinates; the grids below reduce every axis, depth
+    included, as upstream PUNet does. Distances are in input voxels, their
+    depth component multiplied by ``depth_scale`` (upstream's ``scale_z``).
 
     1. Prototype seeds: the teacher embedding resampled on a grid reduced by
        ``reduction_factor_protos`` (see :meth:`prototype_grid_size`), with
@@ -66,7 +78,9 @@ class ContrastivePrototypeLoss(nn.Module):
        negatives.
     2. Every embedding and its coordinates is resampled on a grid reduced by
        ``reduction_factor`` (see :meth:`loss_grid_size`), to keep the
-       pairwise terms affordable.
+       pairwise terms affordable. With ``jitter_students`` a student is
+       cropped by 0 to ``ceil(reduction_factor) - 1`` pixels per in-plane
+       border first (never in depth, as upstream).
     3. ``k_means_iterations`` of soft k-means on the teacher pixels F^t_n:
        ``A = softmax_p(cos(F^t_n, C_p) / temperature_teacher)``, times the
        spatial weight ``G = exp(-d^2 / (2 sigma^2))`` (``d`` the distance
@@ -112,10 +126,16 @@ class ContrastivePrototypeLoss(nn.Module):
             a student pixel and its closest teacher pixel for the pair to
             count. Defaults to 4.0.
         jitter_students (bool): Crop 0 to ``ceil(reduction_factor) - 1``
-            pixels off each border of every student embedding (one draw per
-            student and batch) before resampling it on the grid of the
-            uncropped size, i.e. jitter its loss grid, as PUNet does. Off by
-            default, which keeps the loss deterministic. Defaults to False.
+            pixels off each in-plane border of every student embedding (one
+            draw per student and batch) before resampling it on the grid of
+            the uncropped size, i.e. jitter its loss grid, as PUNet does.
+            Off by default, which keeps the loss deterministic. Defaults to
+            False.
+        depth_scale (float): Factor of the depth (third) coordinate
+            difference in every distance (the spatial weight and the
+            pairing), so that slices count as farther apart than in-plane
+            pixels (upstream's ``scale_z``). No effect in 2D. Defaults to
+            2.0.
         loss_name (str): Key prefix of the losses in the loss dict; it must
             contain ``'loss'`` to be back-propagated. Defaults to
             ``'loss_cpa'``.
@@ -133,6 +153,7 @@ class ContrastivePrototypeLoss(nn.Module):
                  use_weighting_teacher: bool = False,
                  max_distance: float = 4.0,
                  jitter_students: bool = False,
+                 depth_scale: float = 2.0,
                  loss_name: str = 'loss_cpa'):
         super().__init__()
         self.loss_weight = loss_weight
@@ -146,44 +167,64 @@ class ContrastivePrototypeLoss(nn.Module):
         self.use_weighting_teacher = use_weighting_teacher
         self.max_distance = max_distance
         self.jitter_students = jitter_students
+        self.depth_scale = depth_scale
         self._loss_name = loss_name
 
-    def prototype_grid_size(self, size: Sequence[int]) -> Tuple[int, int]:
+    def prototype_grid_size(self, size: Sequence[int]) -> Tuple[int, ...]:
         """Grid of prototype seeds for a teacher embedding of ``size``.
 
         Args:
-            size (Sequence[int]): (h, w) of the teacher embedding.
+            size (Sequence[int]): (h, w[, d]) of the teacher embedding.
 
         Returns:
-            tuple[int, int]: (h', w'); there are h' * w' prototypes per image.
+            tuple[int, ...]: (h', w'[, d']); there are h' * w'[ * d']
+            prototypes per image.
         """
         return reduced_size(size, self.reduction_factor_protos)
 
-    def loss_grid_size(self, size: Sequence[int]) -> Tuple[int, int]:
+    def loss_grid_size(self, size: Sequence[int]) -> Tuple[int, ...]:
         """Grid an embedding of ``size`` is resampled on for the loss.
 
         Args:
-            size (Sequence[int]): (h, w) of the embedding.
+            size (Sequence[int]): (h, w[, d]) of the embedding.
 
         Returns:
-            tuple[int, int]: (h', w').
+            tuple[int, ...]: (h', w'[, d']).
         """
         return reduced_size(size, self.reduction_factor)
+
+    def distance(self, coords: torch.Tensor,
+                 other: torch.Tensor) -> torch.Tensor:
+        """Pairwise distances of coordinates, depth scaled by
+        ``depth_scale``.
+
+        Args:
+            coords (Tensor): Coordinates of shape (B, N, n), n = 2 or 3.
+            other (Tensor): Coordinates of shape (B, M, n).
+
+        Returns:
+            Tensor: Distances of shape (B, N, M).
+        """
+        if coords.shape[-1] == 3 and self.depth_scale != 1:
+            scale = coords.new_tensor([1., 1., self.depth_scale])
+            coords, other = coords * scale, other * scale
+        return torch.cdist(
+            coords, other, compute_mode='donot_use_mm_for_euclid_dist')
 
     def spatial_weight(self, coords: torch.Tensor,
                        proto_coords: torch.Tensor) -> torch.Tensor:
         """Gaussian weight of the distance between pixels and prototypes.
 
         Args:
-            coords (Tensor): Pixel coordinates of shape (B, N, 2).
-            proto_coords (Tensor): Prototype coordinates of shape (B, P, 2).
+            coords (Tensor): Pixel coordinates of shape (B, N, n).
+            proto_coords (Tensor): Prototype coordinates of shape (B, P, n).
 
         Returns:
-            Tensor: ``exp(-d^2 / (2 sigma^2))`` of shape (B, N, P).
+            Tensor: ``exp(-d^2 / (2 sigma^2))`` of shape (B, N, P), ``d``
+            from :meth:`distance`.
         """
         sigma = self.fwhm_protos / 2.355
-        dist = torch.cdist(
-            coords, proto_coords, compute_mode='donot_use_mm_for_euclid_dist')
+        dist = self.distance(coords, proto_coords)
         return torch.exp(-dist**2 / (2 * sigma**2))
 
     @torch.no_grad()
@@ -194,13 +235,13 @@ class ContrastivePrototypeLoss(nn.Module):
 
         Args:
             teacher_embedding (Tensor): Teacher embedding of shape
-                (B, C, h, w).
-            teacher_coords (Tensor): Its coordinates, (B, 2, h, w).
+                (B, C, h, w[, d]).
+            teacher_coords (Tensor): Its coordinates, (B, n, h, w[, d]).
 
         Returns:
             tuple[Tensor, Tensor]: L2-normalised prototypes of shape
-            (B, P, C) and their coordinates, (B, P, 2), with
-            ``P = h' * w'`` from :meth:`prototype_grid_size`.
+            (B, P, C) and their coordinates, (B, P, n), with
+            ``P = h' * w'[ * d']`` from :meth:`prototype_grid_size`.
         """
         return self._teacher_side(teacher_embedding, teacher_coords)[:2]
 
@@ -210,20 +251,22 @@ class ContrastivePrototypeLoss(nn.Module):
                 teacher_coords: torch.Tensor) -> List[torch.Tensor]:
         """Compute the loss of every student.
 
-        Coordinates give the (y, x) position of every embedding pixel in one
-        frame common to the teacher and the students (input pixels of the
-        un-augmented slice), so that pixels showing the same place have the
-        same coordinates. They may also be given at another resolution
-        covering the same field of view (e.g. the input's); they are then
-        resampled to the embedding's size first.
+        Coordinates give the (y, x) or (y, x, z) position of every embedding
+        pixel in one frame common to the teacher and the students (input
+        voxels of the un-augmented slice or patch), so that pixels showing
+        the same place have the same coordinates. They may also be given at
+        another resolution covering the same field of view (e.g. the
+        input's); they are then resampled to the embedding's size first.
 
         Args:
             student_embeddings (Sequence[Tensor]): Embeddings of shape
-                (B, C, h_s, w_s), one per student.
+                (B, C, h_s, w_s[, d_s]), one per student.
             student_coords (Sequence[Tensor]): Their coordinates, each of
-                shape (B, 2, h_s, w_s).
-            teacher_embedding (Tensor): Embedding of shape (B, C, h_t, w_t).
-            teacher_coords (Tensor): Its coordinates, (B, 2, h_t, w_t).
+                shape (B, n, h_s, w_s[, d_s]), n = 2 or 3.
+            teacher_embedding (Tensor): Embedding of shape
+                (B, C, h_t, w_t[, d_t]).
+            teacher_coords (Tensor): Its coordinates, (B, n, h_t, w_t[,
+                d_t]).
 
         Returns:
             list[Tensor]: One scalar loss per student, multiplied by
@@ -260,15 +303,15 @@ class ContrastivePrototypeLoss(nn.Module):
 
         Returns:
             tuple[Tensor, Tensor, Tensor, Tensor]: Prototypes (B, P, C),
-            their coordinates (B, P, 2), the teacher pixels on the loss grid
-            (B, N, C) and their coordinates (B, N, 2).
+            their coordinates (B, P, n), the teacher pixels on the loss grid
+            (B, N, C) and their coordinates (B, N, n).
         """
         teacher, coords = self._prepare(teacher_embedding.detach(),
                                         teacher_coords)
-        loss_size = self.loss_grid_size(teacher.shape[-2:])
+        loss_size = self.loss_grid_size(teacher.shape[2:])
         pixels = flatten_pixels(resample(teacher, loss_size))
         pixel_coords = flatten_pixels(resample(coords, loss_size))
-        seed_size = self.prototype_grid_size(teacher.shape[-2:])
+        seed_size = self.prototype_grid_size(teacher.shape[2:])
         protos, proto_coords = self._cluster(
             pixels, pixel_coords, flatten_pixels(resample(teacher, seed_size)),
             flatten_pixels(resample(coords, seed_size)))
@@ -279,12 +322,14 @@ class ContrastivePrototypeLoss(nn.Module):
         """Cast to float32 and bring the coordinates to the embedding size."""
         embedding = embedding.float()
         coords = coords.detach().float()
-        if embedding.shape[0] != coords.shape[0] or coords.shape[1] != 2:
+        if (embedding.shape[0] != coords.shape[0]
+                or coords.dim() != embedding.dim()
+                or coords.shape[1] != embedding.dim() - 2):
             raise ValueError(f'Coordinates of shape {tuple(coords.shape)} do '
                              'not fit an embedding of shape '
                              f'{tuple(embedding.shape)}.')
-        if coords.shape[-2:] != embedding.shape[-2:]:
-            coords = resample(coords, embedding.shape[-2:])
+        if coords.shape[2:] != embedding.shape[2:]:
+            coords = resample(coords, embedding.shape[2:])
         return embedding, coords
 
     @staticmethod
@@ -307,13 +352,13 @@ class ContrastivePrototypeLoss(nn.Module):
 
         Args:
             pixels (Tensor): Teacher pixels of shape (B, N, C).
-            pixel_coords (Tensor): Their coordinates, (B, N, 2).
+            pixel_coords (Tensor): Their coordinates, (B, N, n).
             seeds (Tensor): Prototype seeds of shape (B, P, C).
-            seed_coords (Tensor): Their coordinates, (B, P, 2).
+            seed_coords (Tensor): Their coordinates, (B, P, n).
 
         Returns:
             tuple[Tensor, Tensor]: Normalised prototypes (B, P, C) and their
-            coordinates (B, P, 2).
+            coordinates (B, P, n).
         """
         protos = F.normalize(seeds, dim=-1)
         proto_coords = seed_coords
@@ -341,30 +386,30 @@ class ContrastivePrototypeLoss(nn.Module):
         """Cross-entropy of one student to the closest teacher targets.
 
         Args:
-            embedding (Tensor): Student embedding of shape (B, C, h, w).
-            coords (Tensor): Its coordinates, (B, 2, h, w).
+            embedding (Tensor): Student embedding of shape (B, C, h, w[, d]).
+            coords (Tensor): Its coordinates, (B, n, h, w[, d]).
             protos (Tensor): Prototypes of shape (B, P, C).
             targets (Tensor): Teacher targets of shape (B, N, P).
-            teacher_coords (Tensor): Teacher pixel coordinates, (B, N, 2).
+            teacher_coords (Tensor): Teacher pixel coordinates, (B, N, n).
 
         Returns:
             Tensor: The weighted scalar loss.
         """
         embedding, coords = self._prepare(embedding, coords)
-        loss_size = self.loss_grid_size(embedding.shape[-2:])
+        loss_size = self.loss_grid_size(embedding.shape[2:])
         if self.jitter_students:
             top, bottom, left, right = torch.randint(
                 0, math.ceil(self.reduction_factor), (4, )).tolist()
-            height, width = embedding.shape[-2:]
-            embedding = embedding[..., top:height - bottom, left:width - right]
-            coords = coords[..., top:height - bottom, left:width - right]
+            height, width = embedding.shape[2:4]
+            # In-plane only; a 3D map keeps its depth.
+            crop = (slice(None), slice(None), slice(top, height - bottom),
+                    slice(left, width - right))
+            embedding, coords = embedding[crop], coords[crop]
         pixels = flatten_pixels(resample(embedding, loss_size))
         predictions = self._assign(pixels, protos, self.temperature_student)
         with torch.no_grad():
-            dist = torch.cdist(
-                flatten_pixels(resample(coords, loss_size)),
-                teacher_coords,
-                compute_mode='donot_use_mm_for_euclid_dist')
+            dist = self.distance(
+                flatten_pixels(resample(coords, loss_size)), teacher_coords)
             min_dist, closest = dist.min(dim=-1)  # (B, N_s)
             keep = min_dist <= self.max_distance
             paired_targets = targets.gather(

@@ -9,12 +9,14 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 
 from mmvlsm.registry import MODELS
+from mmvlsm.structures import VolumeData
 from ..adapters import (adapt_model, freeze_norm_statistics,
                         keep_trained_state, trained_state_keys)
 
-# PUNet's student augmentations (2D): flips, RandAffine (p 0.8, rotation
-# 0.4 rad, scale +-25 %, shear 0.025), coarse dropout (p 0.1), intensity
-# shift (p 0.1).
+# The student augmentations: in-plane flips (mmvlsm's; upstream PUNet has
+# none), upstream's RandAffine (p 0.8, rotation 0.4 rad, scale +-25 %,
+# shear 0.025; in-plane in 3D too, as upstream's ranges leave the depth
+# axis alone), coarse dropout (p 0.1) and intensity shift (p 0.1).
 STUDENT_AUGMENT = dict(
     flip=True,
     affine_prob=0.8,
@@ -44,6 +46,11 @@ class PUNet(BaseSegmentor):
     carried along so that student and teacher pixels of the same place are
     paired.
 
+    2D maps are (B, C, H, W), 3D ones (B, C, H, W, D), depth last as in
+    upstream PUNet and MONAI; the same code handles both. In 3D the student
+    crops, flips and warps are in-plane wherever upstream's are, and
+    :meth:`predict` runs a sliding window over whole volumes.
+
     Phase 2 (adaptation) loads a phase-1 checkpoint and freezes it through
     ``adapt_cfg`` (see :func:`mmvlsm.models.adapters.adapt_model`), e.g.
     only the new class's prompts train for PUNet's ``prompting``; batch norms
@@ -67,19 +74,23 @@ class PUNet(BaseSegmentor):
             teacher; a ``loss_weight`` of 0 keeps the teacher (so phase-1
             checkpoints load) but skips its forward and update, as PUNet's
             phase 2 does. Defaults to None.
-        student_sizes (Sequence[tuple[int, int]]): Crops of the input
-            seen by the students when ``cpa_loss`` is on (PUNet 2D: 224 and
-            160 from a 256 crop). Defaults to ((224, 224), (160, 160)).
+        student_sizes (Sequence[tuple[int, ...]]): Crops (h, w) or
+            (h, w, d) of the input seen by the students when ``cpa_loss``
+            is on (upstream 2D: 224 and 160 from a 256 crop; ``3d_flat``:
+            (112, 112, 4) and (80, 80, 4) from (128, 128, 4)). The first is
+            also the default sliding-window roi in 3D. Defaults to
+            ((224, 224), (160, 160)).
         student_augment (dict, optional): Augmentations of each student
             view after its crop, drawn per sample: ``flip`` (random
-            horizontal and vertical flips), ``affine_prob`` with
+            horizontal and vertical flips, in-plane), ``affine_prob`` with
             ``rotate`` (radians), ``scale`` (relative, per axis) and
             ``shear`` (PUNet's in-plane ``RandAffine``, reflection
-            padding), ``dropout_prob`` (1-3 holes of 5-20 px filled with
-            noise) and ``intensity_prob`` (a shift by up to 0.25 of the
-            view's standard deviation). The coordinates follow the flips
-            and the affine warp. Defaults to PUNet's student values;
-            None: crops only.
+            padding; depth is neither rotated, scaled nor sheared),
+            ``dropout_prob`` (1-3 holes of 5-20 px per axis, clipped to the
+            view, filled with noise) and ``intensity_prob`` (a shift by up
+            to 0.25 of the view's standard deviation). The coordinates
+            follow the flips and the affine warp. Defaults to PUNet's
+            student values; None: crops only.
         teacher_augment (dict, optional): The same for the teacher's view
             of the whole input. Defaults to PUNet's weaker teacher values
             (affine p 0.5, scale +-10 %, intensity p 0.1).
@@ -98,7 +109,13 @@ class PUNet(BaseSegmentor):
             (``upstream``).
         adapt_cfg (dict, optional): Phase-2 freezing, see above.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
-        train_cfg, test_cfg (dict, optional): Unused but kept for mmseg.
+        train_cfg (dict, optional): Unused but kept for mmseg.
+        test_cfg (dict, optional): 3D inference: arguments of MONAI's
+            ``sliding_window_inference``: ``roi_size`` (defaults to the
+            first student size, as upstream's validation), ``overlap``
+            (defaults to 0.5, upstream's), ``sw_batch_size`` (defaults to
+            1), ``mode`` (blending, defaults to MONAI's and upstream's
+            ``'constant'``), ``device``, ... Unused in 2D.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -199,15 +216,16 @@ class PUNet(BaseSegmentor):
         return torch.tensor(classes, device=device)[:, None]
 
     def embed(self, inputs: Tensor, classes: Tensor) -> Tensor:
-        """The decoder's dense embedding (B, C, H/2, W/2) of the student
-        network."""
+        """The decoder's dense embedding (B, C, H/2, W/2[, D]) of the
+        student network (half in-plane resolution, full depth)."""
         return self.decoder(self.backbone(inputs, classes), classes)
 
     def segment(self, inputs: Tensor, classes: Tensor) -> Tensor:
-        """Logits (B, 2, H, W) of background and each sample's class.
+        """Logits (B, 2, H, W[, D]) of background and each sample's class.
 
         Args:
-            inputs (Tensor): (B, C, H, W) normalised images.
+            inputs (Tensor): (B, C, H, W) normalised images or
+                (B, C, H, W, D) volumes.
             classes (Tensor): (B, 1) active classes.
         """
         head_classes = torch.cat([torch.zeros_like(classes), classes], dim=1)
@@ -286,35 +304,65 @@ class PUNet(BaseSegmentor):
                        target: Tensor) -> List[Tuple[Tensor, Tensor, Tensor]]:
         """Augmented crops of the batch with their coordinates.
 
-        Each student crops the batch at even offsets (so that, before any
-        warp, its half-resolution embedding pixels fall on the teacher's),
+        Each student crops the batch at even in-plane offsets (so that,
+        before any warp, its half-resolution embedding pixels fall on the
+        teacher's; depth keeps full resolution, so any depth offset does),
         then applies ``student_augment``.
+
+        Args:
+            inputs (Tensor): (B, C, H, W) or (B, C, H, W, D) images.
+            target (Tensor): (B, H, W) or (B, H, W, D) binary targets.
 
         Returns:
             list[tuple[Tensor, Tensor, Tensor]]: Per student, images
-            (B, C, h, w), targets (B, h, w) and input-pixel coordinates
-            (B, 2, h, w) of every pixel in the frame of ``inputs``.
+            (B, C, *size), targets (B, *size) and input-pixel coordinates
+            (B, n, *size) (n = 2 or 3: (y, x[, z])) of every pixel in the
+            frame of ``inputs``; ``size`` is the student size, clipped to
+            the input.
         """
-        height, width = inputs.shape[-2:]
+        spatial = inputs.shape[2:]
         grid = _pixel_grid(inputs)
         views = []
         for size in self.student_sizes:
-            h, w = min(size[0], height), min(size[1], width)
-            top = 2 * int(torch.randint(0, (height - h) // 2 + 1, ()))
-            left = 2 * int(torch.randint(0, (width - w) // 2 + 1, ()))
-            rows, cols = slice(top, top + h), slice(left, left + w)
+            if len(size) != len(spatial):
+                raise ValueError(
+                    f'student size {size} does not fit inputs of spatial '
+                    f'shape {tuple(spatial)}: give (h, w) in 2D, (h, w, d) '
+                    'in 3D')
+            crop = []
+            for axis, (full, side) in enumerate(zip(spatial, size)):
+                side = min(side, full)
+                step = 2 if axis < 2 else 1
+                start = step * int(
+                    torch.randint(0, (full - side) // step + 1, ()))
+                crop.append(slice(start, start + side))
+            index = (Ellipsis, *crop)
             views.append(
-                self._augment(inputs[..., rows, cols], target[..., rows, cols],
-                              grid[..., rows, cols], self.student_augment))
+                self._augment(inputs[index], target[index], grid[index],
+                              self.student_augment))
         return views
 
     @staticmethod
     def _augment(image: Tensor, mask: Tensor, coord: Tensor,
                  aug: dict) -> Tuple[Tensor, Tensor, Tensor]:
-        """Augment one view per sample (see ``student_augment``)."""
-        b = image.shape[0]
+        """Augment one view per sample (see ``student_augment``).
+
+        Args:
+            image (Tensor): (B, C, H, W[, D]) images.
+            mask (Tensor): (B, H, W[, D]) targets.
+            coord (Tensor): (B, n, H, W[, D]) their coordinates.
+            aug (dict): The augmentations.
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: The three, augmented alike.
+        """
+        b, spatial_dims = image.shape[0], image.dim() - 2
+        # Broadcasts a per-sample value over channels and space.
+        per_sample = (b, ) + (1, ) * (image.dim() - 1)
         if aug.get('flip'):
-            for dim in (-1, -2):
+            # In-plane only (W, then H; counted from the end, as the mask
+            # has no channel axis), like the warp: slices are not mirrored.
+            for dim in (1 - spatial_dims, -spatial_dims):
                 flip = torch.rand(b, device=image.device) < 0.5
                 image, mask, coord = (
                     torch.where(
@@ -325,21 +373,83 @@ class PUNet(BaseSegmentor):
         if aug.get('dropout_prob', 0) > 0:
             image = _coarse_dropout(image, aug['dropout_prob'])
         if aug.get('intensity_prob', 0) > 0:
-            shift = torch.rand(b, 1, 1, 1, device=image.device) * 0.25
+            shift = torch.rand(per_sample, device=image.device) * 0.25
             apply = torch.rand(
-                b, 1, 1, 1, device=image.device) < aug['intensity_prob']
-            std = image.flatten(1).std(dim=1).view(b, 1, 1, 1)
+                per_sample, device=image.device) < aug['intensity_prob']
+            std = image.flatten(1).std(dim=1).view(per_sample)
             image = torch.where(apply, image + shift * std, image)
         return image, mask, coord
 
     def predict(self,
                 inputs: Tensor,
                 data_samples: OptConfigType = None) -> SampleList:
-        """Binary masks of each sample's active class at its original
-        size (argmax of background and class)."""
+        """Binary masks of each sample's active class (argmax of background
+        and class).
+
+        Slices (B, C, H, W) are segmented whole and resized to their
+        original size (mmseg's ``postprocess_result``). Volumes
+        (B, C, H, W, D) are segmented by :meth:`slide_inference` and kept
+        at the input's size.
+
+        Returns:
+            list[SegDataSample]: ``data_samples`` with ``seg_logits``
+            (2, H, W[, D]) and ``pred_sem_seg`` (1, H, W[, D]), as
+            ``PixelData`` in 2D and ``VolumeData`` in 3D.
+        """
         batch_img_metas = [s.metainfo for s in data_samples]
-        logits = self.encode_decode(inputs, batch_img_metas)
-        return self.postprocess_result(logits, data_samples)
+        if inputs.dim() == 4:
+            logits = self.encode_decode(inputs, batch_img_metas)
+            return self.postprocess_result(logits, data_samples)
+        logits = self.slide_inference(
+            inputs, self.active_classes(batch_img_metas, inputs.device))
+        for sample, sample_logits in zip(data_samples, logits):
+            sample.set_data(
+                dict(
+                    seg_logits=VolumeData(data=sample_logits),
+                    pred_sem_seg=VolumeData(
+                        data=sample_logits.argmax(dim=0, keepdim=True))))
+        return data_samples
+
+    def slide_inference(self, inputs: Tensor, classes: Tensor) -> Tensor:
+        """Logits of whole volumes by MONAI's sliding window (``test_cfg``).
+
+        Each sample slides on its own, so that every window is prompted by
+        its sample's class; MONAI accumulates the windows into one output
+        (and one count map) per volume, so the logits of a volume are held
+        once, not per window.
+
+        Args:
+            inputs (Tensor): (B, C, H, W, D) normalised volumes.
+            classes (Tensor): (B, 1) active classes.
+
+        Returns:
+            Tensor: Logits (B, 2, H, W, D) of background and each sample's
+            class (on ``test_cfg['device']`` if given).
+        """
+        try:
+            from monai.inferers import sliding_window_inference
+        except ImportError as error:  # MONAI is only needed here.
+            raise ImportError(
+                'PUNet\'s 3D inference needs MONAI: pip install monai'
+            ) from error
+        cfg = dict(self.test_cfg)
+        roi_size = tuple(cfg.pop('roi_size', self.student_sizes[0]))
+        if len(roi_size) != 3:
+            raise ValueError(
+                f'roi_size {roi_size} is not 3D: set test_cfg.roi_size or '
+                '3D student_sizes')
+        cfg.setdefault('overlap', 0.5)
+        cfg.setdefault('sw_batch_size', 1)
+        outs = []
+        for volume, sample_classes in zip(inputs, classes):
+
+            def predictor(windows: Tensor, c: Tensor = sample_classes):
+                return self.segment(windows, c.expand(len(windows), -1))
+
+            outs.append(
+                sliding_window_inference(
+                    volume[None], roi_size, **cfg, predictor=predictor))
+        return torch.cat(outs)
 
     def _forward(self,
                  inputs: Tensor,
@@ -356,37 +466,64 @@ def _with_default(cfg: dict, **defaults) -> dict:
 
 def _random_affine(image: Tensor, mask: Tensor, coord: Tensor,
                    aug: dict) -> Tuple[Tensor, Tensor, Tensor]:
-    """Warp each sample (with probability ``affine_prob``) by a random
-    rotation, per-axis scale and shear about the view's centre; images and
-    coordinates are sampled bilinearly, masks by nearest neighbour, all
-    with reflection padding, so every pixel keeps the coordinates of the
-    place it shows."""
-    b, _, h, w = image.shape
+    """Warp each sample (with probability ``affine_prob``) about the view's
+    centre, as MONAI's ``RandAffine`` in upstream PUNet: ``R @ Sh @ S``, a
+    rotation, two shears and per-axis scales, all in-plane (upstream's
+    ranges are zero for the depth axis, whose voxels stay where they are).
+
+    Images and coordinates are sampled (bi/tri)linearly, masks by nearest
+    neighbour, all with reflection padding, so every pixel keeps the
+    coordinates of the place it shows.
+
+    Args:
+        image (Tensor): (B, C, H, W[, D]) images.
+        mask (Tensor): (B, H, W[, D]) targets.
+        coord (Tensor): (B, n, H, W[, D]) coordinates.
+        aug (dict): ``affine_prob``, ``rotate``, ``scale``, ``shear``.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: The three, warped alike.
+    """
+    b = image.shape[0]
+    spatial = image.shape[2:]
+    n = len(spatial)
     device = image.device
 
     def uniform(limit: float) -> Tensor:
         return (torch.rand(b, device=device) * 2 - 1) * limit
 
     angle = uniform(aug.get('rotate', 0.0))
-    scale_x = 1 + uniform(aug.get('scale', 0.0))
     scale_y = 1 + uniform(aug.get('scale', 0.0))
-    shear = uniform(aug.get('shear', 0.0))
+    scale_x = 1 + uniform(aug.get('scale', 0.0))
+    shear_yx = uniform(aug.get('shear', 0.0))
+    shear_xy = uniform(aug.get('shear', 0.0))
     cos, sin = angle.cos(), angle.sin()
-    # Output pixel offset (x, y) from the centre -> input pixel offset.
-    matrix = torch.stack([
-        torch.stack([cos * scale_x, -sin * scale_y + shear], dim=-1),
-        torch.stack([sin * scale_x, cos * scale_y], dim=-1)
-    ],
-                         dim=1)
+    one = torch.ones_like(cos)
+
+    def matrix(rows: List[List[Tensor]]) -> Tensor:
+        return torch.stack([torch.stack(row, dim=-1) for row in rows], dim=1)
+
+    # Output voxel offset (y, x) from the centre -> input voxel offset.
+    in_plane = (
+        matrix([[cos, -sin], [sin, cos]]) @ matrix(
+            [[one, shear_yx], [shear_xy, one]]) @ matrix([[scale_y, 0 * one],
+                                                          [0 * one, scale_x]]))
     keep = torch.rand(b, device=device) >= aug['affine_prob']
-    matrix = torch.where(keep[:, None, None],
-                         torch.eye(2, device=device).expand(b, 2, 2), matrix)
-    # In affine_grid's normalised coordinates: S^-1 M S, S = diag(w/2, h/2).
-    half = torch.tensor([w / 2, h / 2], device=device)
-    theta = torch.zeros(b, 2, 3, device=device)
-    theta[:, :, :2] = matrix * half[None, None, :] / half[None, :, None]
+    in_plane = torch.where(keep[:, None, None],
+                           torch.eye(2, device=device).expand(b, 2, 2),
+                           in_plane)
+    full = torch.eye(n, device=device).repeat(b, 1, 1)
+    full[:, :2, :2] = in_plane
+    # In affine_grid's normalised coordinates, S^-1 M S with S the half
+    # sizes; its axes run from the last dimension (x, y[, z] = D, W, H in
+    # 3D), hence the flips.
+    half = torch.tensor([size / 2 for size in spatial], device=device)
+    normalised = full * half[None, None, :] / half[None, :, None]
+    theta = torch.cat(
+        [normalised.flip(1, 2),
+         torch.zeros(b, n, 1, device=device)], dim=2)
     grid = nn.functional.affine_grid(
-        theta, (b, 1, h, w), align_corners=False).to(image.dtype)
+        theta, (b, 1, *spatial), align_corners=False).to(image.dtype)
 
     def warp(t: Tensor, mode: str) -> Tensor:
         return nn.functional.grid_sample(
@@ -402,33 +539,53 @@ def _random_affine(image: Tensor, mask: Tensor, coord: Tensor,
 
 
 def _coarse_dropout(image: Tensor, prob: float) -> Tensor:
-    """Fill 1-3 square holes of 5-20 px with noise in a ``prob`` share of
-    the samples (PUNet's coarse dropout of student views)."""
-    b, c, h, w = image.shape
+    """Fill 1-3 holes with noise in a ``prob`` share of the samples (PUNet's
+    coarse dropout of student views).
+
+    As MONAI's ``RandCoarseDropout`` (``spatial_size=5``,
+    ``max_spatial_size=20``), every side of a hole is drawn in 5-20 pixels
+    on its own and clipped to the view: in a thin 3D patch the holes span
+    its depth.
+
+    Args:
+        image (Tensor): (B, C, H, W[, D]) images.
+        prob (float): Share of the samples with holes.
+
+    Returns:
+        Tensor: A copy with the holes.
+    """
+    b, spatial = image.shape[0], image.shape[2:]
     out = image.clone()
     low, high = float(image.min()), float(image.max())
     for i in range(b):
         if float(torch.rand(())) >= prob:
             continue
         for _ in range(int(torch.randint(1, 4, ()))):
-            side = int(torch.randint(5, 21, ()))
-            top = int(torch.randint(0, max(h - side, 0) + 1, ()))
-            left = int(torch.randint(0, max(w - side, 0) + 1, ()))
-            hole = out[i, :, top:top + side, left:left + side]
-            hole.uniform_(low, high)
+            hole = [i, slice(None)]
+            for full in spatial:
+                side = min(int(torch.randint(5, 21, ())), full)
+                start = int(torch.randint(0, full - side + 1, ()))
+                hole.append(slice(start, start + side))
+            out[tuple(hole)].uniform_(low, high)
     return out
 
 
 def _pixel_grid(inputs: Tensor) -> Tensor:
-    """(B, 2, H, W) (y, x) index of every input pixel."""
-    b, _, h, w = inputs.shape
-    ys = torch.arange(h, device=inputs.device, dtype=torch.float32)
-    xs = torch.arange(w, device=inputs.device, dtype=torch.float32)
-    grid = torch.stack(torch.meshgrid(ys, xs, indexing='ij'))
-    return grid[None].expand(b, -1, -1, -1)
+    """(B, n, H, W[, D]) (y, x[, z]) voxel index of every input pixel
+    (upstream's coordinate grids are voxel indices too, not mm)."""
+    b, spatial = inputs.shape[0], inputs.shape[2:]
+    axes = [
+        torch.arange(size, device=inputs.device, dtype=torch.float32)
+        for size in spatial
+    ]
+    grid = torch.stack(torch.meshgrid(*axes, indexing='ij'))
+    return grid[None].expand(b, *grid.shape)
 
 
 def _embedding_coords(coords: Tensor) -> Tensor:
-    """Input-pixel coordinates (B, 2, h, w) of the half-resolution
-    embedding: the mean of each 2 x 2 block (its centre)."""
-    return nn.functional.avg_pool2d(coords, 2, ceil_mode=True)
+    """Input-pixel coordinates (B, n, h, w[, d]) of the embedding, at half
+    in-plane resolution and full depth: the mean of each 2 x 2 (x 1) block
+    (its centre)."""
+    if coords.dim() == 4:
+        return nn.functional.avg_pool2d(coords, 2, ceil_mode=True)
+    return nn.functional.avg_pool3d(coords, (2, 2, 1), ceil_mode=True)

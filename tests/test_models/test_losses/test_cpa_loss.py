@@ -248,3 +248,109 @@ def test_cpa_argument_errors():
         loss([embedding], [], embedding, coords)
     with pytest.raises(ValueError, match='do not fit'):
         loss([embedding], [coords], embedding, coords[:, :1])
+
+
+def make_coords_3d(height, width, depth, scale=2., offset=(0., 0., 0.)):
+    """(y, x, z) coordinates of an embedding at 1/``scale`` in-plane
+    resolution and full depth: (1, 3, height, width, depth)."""
+    axes = [
+        torch.arange(height).float() * scale + (scale - 1) / 2 + offset[0],
+        torch.arange(width).float() * scale + (scale - 1) / 2 + offset[1],
+        torch.arange(depth).float() + offset[2]
+    ]
+    return torch.stack(torch.meshgrid(*axes, indexing='ij')).unsqueeze(0)
+
+
+def clustered_volume(height, width, depth, channels=8, seed=0):
+    """``clustered_embedding`` repeated over depth with fresh noise."""
+    gen = torch.Generator().manual_seed(seed)
+    planar = clustered_embedding(height, width, channels, seed)
+    noise = 0.3 * torch.randn(1, channels, height, width, depth, generator=gen)
+    return planar.unsqueeze(-1) + noise
+
+
+def test_cpa_3d_grid_sizes_as_upstream():
+    # Upstream reduces every axis, depth included: the 3d_flat teacher
+    # embedding (64 x 64 x 4 of a 128 x 128 x 4 patch) gets 32 x 32 x 2
+    # loss pixels and 8 x 8 x 1 prototypes; the tiny 16 x 16 x 8 one
+    # 8 x 8 x 4 and 2 x 2 x 1.
+    loss = ContrastivePrototypeLoss()
+    assert loss.loss_grid_size((64, 64, 4)) == (32, 32, 2)
+    assert loss.prototype_grid_size((64, 64, 4)) == (8, 8, 1)
+    assert loss.loss_grid_size((16, 16, 8)) == (8, 8, 4)
+    assert loss.prototype_grid_size((16, 16, 8)) == (2, 2, 1)
+    assert loss.prototype_grid_size((28, 28, 8)) == (3, 3, 1)
+    embedding = torch.randn(2, 16, 64, 64, 4)
+    coords = make_coords_3d(64, 64, 4).repeat(2, 1, 1, 1, 1)
+    protos, proto_coords = loss.compute_prototypes(embedding, coords)
+    assert protos.shape == (2, 64, 16)
+    assert proto_coords.shape == (2, 64, 3)
+    assert torch.isfinite(proto_coords).all()
+    # The seeds sit at the centres of 8 x 8 x 4 embedding blocks: input
+    # pixels 16 i + 7.5 in-plane, slice 1.5.
+    seeds = ContrastivePrototypeLoss(k_means_iterations=0)
+    _, seed_coords = seeds.compute_prototypes(embedding, coords)
+    centres = torch.arange(8.) * 16 + 7.5
+    expected = torch.stack(
+        torch.meshgrid(centres, centres, torch.tensor([1.5]),
+                       indexing='ij')).flatten(1).t()
+    torch.testing.assert_close(seed_coords[0], expected)
+
+
+def test_cpa_3d_identical_student_is_lower_than_permuted():
+    torch.manual_seed(0)
+    teacher = clustered_volume(16, 16, 4)
+    coords = make_coords_3d(16, 16, 4)
+    permuted = teacher.flatten(2)[..., torch.randperm(1024)].view_as(teacher)
+    loss = ContrastivePrototypeLoss(loss_weight=1., reduction_factor_protos=4.)
+    same, shuffled = loss([teacher, permuted], [coords, coords], teacher,
+                          coords)
+    assert same.item() < 0.75 * shuffled.item()
+
+
+def test_cpa_3d_depth_counts_double_in_the_pairing():
+    # Loss-grid slices of a depth-8 embedding lie at z = 0.5, 2.5, 4.5 and
+    # 6.5. Moved 9 slices deeper, the closest student pixels are 3 slices
+    # from the teacher's: paired (3 <= max_distance 4) when depth counts
+    # once, not when it counts double (upstream's scale_z = 2).
+    teacher = clustered_volume(8, 8, 8)
+    coords = make_coords_3d(8, 8, 8)
+    moved = make_coords_3d(8, 8, 8, offset=(0., 0., 9.))
+    student = clustered_volume(8, 8, 8, seed=1).requires_grad_()
+    once = ContrastivePrototypeLoss(reduction_factor_protos=4., depth_scale=1.)
+    double = ContrastivePrototypeLoss(reduction_factor_protos=4.)
+    assert double.depth_scale == 2.
+    assert once([student], [moved], teacher, coords)[0].item() > 0
+    far = double([student], [moved], teacher, coords)[0]
+    assert far.item() == 0
+    # In-plane distances are not scaled: a shift 3 pixels beyond the
+    # teacher's last loss column (x = 13.5) still pairs, when depth counts
+    # double too.
+    shifted = make_coords_3d(8, 8, 8, offset=(0., 15., 0.))
+    assert double([student], [shifted], teacher, coords)[0].item() > 0
+    # With the student at the teacher's place both agree.
+    torch.testing.assert_close(
+        once([student], [coords], teacher, coords)[0],
+        double([student], [coords], teacher, coords)[0],
+        rtol=1e-4,
+        atol=0)
+
+
+def test_cpa_3d_gradients_and_jitter_keep_depth():
+    teacher = clustered_volume(14, 12, 4).requires_grad_()
+    student = clustered_volume(10, 8, 4, seed=2).requires_grad_()
+    loss = ContrastivePrototypeLoss(
+        jitter_students=True, reduction_factor_protos=4.)
+    # A draw that crops a pixel off the top, left and right borders.
+    torch.manual_seed(5)
+    value = loss([student], [make_coords_3d(10, 8, 4, offset=(4., 4., 0.))],
+                 teacher, make_coords_3d(14, 12, 4))[0]
+    value.backward()
+    assert teacher.grad is None
+    assert torch.isfinite(student.grad).all()
+    # Jitter crops in-plane only: every slice of the student gets a
+    # gradient (a depth crop would leave the last slices without).
+    assert (student.grad.abs().sum(dim=(0, 1, 2, 3)) > 0).all()
+    with pytest.raises(ValueError, match='do not fit'):
+        loss([student], [make_coords(10, 8)], teacher,
+             make_coords_3d(14, 12, 4))
