@@ -506,11 +506,12 @@ def inference_model(
 
     results: List = [None] * len(imgs)
     order = list(images)
-    for i, sample in zip(
-            order,
-            _segment_images(model, [images[i][0] for i in order],
-                            [images[i][1] for i in order], batch_size)):
-        results[i] = sample
+    if order:
+        for i, sample in zip(
+                order,
+                _segment_images(model, [images[i][0] for i in order],
+                                [images[i][1] for i in order], batch_size)):
+            results[i] = sample
     for i, (one, prompts) in volumes.items():
         names = (
             [resolve_class(class_names(model.cfg), p)[1]
