@@ -80,6 +80,8 @@ def test_tiny_3d_punet_trains_tests_and_infers(toy_volumes, tmp_path):
     # One row per test volume for the new class.
     assert '| toy_organs_3d-right kidney |   1    |' in log
     assert 0 <= metrics['mDice'] <= 100
+    # HD95 and NSD in mm from the volume's spacing.
+    assert 'mHD95_mm' in metrics and 'mNSD_mm' in metrics
 
     scan = next((toy_volumes / 'images').glob('*.nii.gz'))
     out = tmp_path / 'masks'

@@ -189,6 +189,43 @@ def test_lightning_checkpoint_converts_student_and_teacher(tmp_path):
     assert not any(k.startswith('teacher.') for k in converted['state_dict'])
 
 
+def test_3d_checkpoint_converts_for_a_3d_model(tmp_path):
+    """A 3D upstream checkpoint keeps its depth kernels and, converted,
+    gives upstream's logits under upstream=True."""
+    src, dst = tmp_path / 'last.ckpt', tmp_path / 'converted.pth'
+    student, hparams = upstream_state_dict('3d_w662')
+    torch.save(
+        dict(
+            state_dict={
+                f'{PUNET_STUDENT_PREFIX}{k}': v
+                for k, v in student.items()
+            },
+            hyper_parameters=hparams), src)
+    config = osp.join(
+        REPO, 'configs', 'punet',
+        'punet-tiny-3d-meta-self_1xb2-60it_toy-organs-32x32x8.py')
+    window = [f'model.{part}.window=6,6,2' for part in ('backbone', 'decoder')]
+    depth = [f'model.{part}.patch_depth=4' for part in ('backbone', 'decoder')]
+    run_tool([
+        sys.executable, CONVERTER,
+        str(src),
+        str(dst), '--config', config, '--cfg-options', *FIXTURE_OPTIONS,
+        *window, *depth
+    ])
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    assert converted['backbone.stem.conv1.weight'].shape == (8, 1, 3, 3, 3)
+    state, inputs, classes, expected = load_upstream_fixture('3d_w662_48x40x4')
+    model = upstream_exact_punet('3d_w662')
+    model.load_state_dict({
+        k: v
+        for k, v in converted.items() if not k.startswith('teacher.')
+    })
+    with torch.no_grad():
+        logits = model.eval().segment(inputs, classes)
+    torch.testing.assert_close(
+        logits, expected['eval_logits'], rtol=0, atol=1e-5)
+
+
 def test_disagreeing_hyper_parameters_are_named(tmp_path):
     src, dst = tmp_path / 'last.ckpt', tmp_path / 'converted.pth'
     _, hparams = upstream_state_dict('2d')

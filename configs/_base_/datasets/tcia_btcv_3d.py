@@ -45,3 +45,8 @@ test_dataloader = dict(
     batch_size=1,
     dataset=dict(
         type=dataset_type, data_root=data_root, pipeline=test_pipeline))
+# Per volume: Dice, IoU, and HD95 and NSD (2 mm) in mm from the voxel
+# spacing.
+val_evaluator = dict(
+    type='DiceIoUMetric', surface_metrics=True, nsd_tolerance_mm=2.0)
+test_evaluator = val_evaluator
