@@ -58,7 +58,7 @@ import statistics
 import tempfile
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 import SimpleITK as sitk
@@ -77,6 +77,7 @@ from mmvlsm.apis.inference import prompted_by_class
 from mmvlsm.datasets.volumes import (OUTPUT_FORMATS, parse_window, read_volume,
                                      slice_layout, write_volume)
 from mmvlsm.models.segmentors import TextPromptedSegmentor
+from mmvlsm.structures import VolumeData
 from mmvlsm.registry import task_registries
 from mmvlsm.utils.launch import (AMP_DTYPES, add_cfg_options_args,
                                  config_scope, load_config)
@@ -193,11 +194,13 @@ def train_pipeline(cfg: Config) -> List[dict]:
     return dataset.get('pipeline', [])
 
 
-def input_size(cfg: Config) -> int:
+def input_size(cfg: Config) -> Union[int, Tuple[int, int, int]]:
     """The side of the model input: the train pipeline's ``Resize`` or
     ``LetterBoxResize`` scale or ``RandomCrop`` size, else the backbone's
-    ``img_size``."""
+    ``img_size``; for 3D models the ``RandomVolumeCrop`` size (H, W, D)."""
     for step in train_pipeline(cfg):
+        if step['type'] == 'RandomVolumeCrop':  # 3D PUNet's teacher crop
+            return tuple(step['crop_size'])
         if step['type'] in RESIZES and step.get('scale'):
             scale = step['scale']
             return scale if isinstance(scale, int) else scale[0]
@@ -209,36 +212,48 @@ def input_size(cfg: Config) -> int:
     return cfg.get('img_scale', (352, 352))[0]
 
 
+def input_text(size: Union[int, Tuple[int, ...]]) -> str:
+    """``352x352`` for a side, ``128x128x4`` for a volume."""
+    return 'x'.join(
+        map(str, size if isinstance(size, tuple) else (size, ) * 2))
+
+
 def pack_pipeline(cfg: Config) -> Compose:
     """The config's tokenising and packing steps (the train pipeline's)."""
-    packs = ('TokenizePrompt', 'PackVLSMInputs', 'PackInputs')
+    packs = ('TokenizePrompt', 'PackVLSMInputs', 'PackInputs',
+             'PackVolumeInputs')
     steps = [step for step in train_pipeline(cfg) if step['type'] in packs]
     return Compose(steps or [dict(type='PackVLSMInputs')])
 
 
 def synthetic_batch(pipeline: Compose,
                     batch_size: int,
-                    size: int,
+                    size: Union[int, Tuple[int, int, int]],
                     channels: int = 3) -> dict:
     """A batch as the dataloader gives it: one stacked uint8 image tensor
     and data samples. Segmentation: ``SegDataSample`` s holding the
     prompt's tokens (or, for PUNet, an active class) and a mask;
     classification (a ``PackInputs`` pipeline): ``DataSample`` s with a
-    label (cycling over 3 classes) and a slide id."""
+    label (cycling over 3 classes) and a slide id. A 3D ``size`` (H, W, D)
+    gives one-channel volumes and ``VolumeData`` masks."""
     generator = torch.Generator().manual_seed(0)
+    volumetric = isinstance(size, tuple)
+    shape = size if volumetric else (size, size)
     items = []
     for i in range(batch_size):
         img = torch.randint(
             0,
-            256, (size, size, channels),
+            256,
+            shape if volumetric else (*shape, channels),
             generator=generator,
             dtype=torch.uint8)
         items.append(
             pipeline(
                 dict(
                     img=img.numpy(),
-                    img_shape=(size, size),
-                    ori_shape=(size, size),
+                    img_shape=shape,
+                    ori_shape=shape,
+                    spacing=(1.0, ) * len(shape),
                     text=PROMPTS[i % len(PROMPTS)],
                     active_class=1 + i % 3,
                     gt_label=i % 3,
@@ -246,8 +261,9 @@ def synthetic_batch(pipeline: Compose,
     batch = default_collate(items)
     for sample in batch['data_samples']:
         if 'gt_label' not in sample:
-            mask = torch.rand(1, size, size, generator=generator) > 0.7
-            sample.gt_sem_seg = PixelData(data=mask.long())
+            mask = torch.rand(1, *shape, generator=generator) > 0.7
+            data = VolumeData if volumetric else PixelData
+            sample.gt_sem_seg = data(data=mask.long())
     return batch
 
 
@@ -594,11 +610,12 @@ def compare_models(configs: List[Tuple[str, Config]], args: argparse.Namespace,
         params = sum(p.numel() for p in model.parameters()) / 1e6
         trainable = sum(p.numel()
                         for p in model.parameters() if p.requires_grad) / 1e6
-        print(f'{name:<{width}}{size:>6}{params:>10.1f}{trainable:>12.3f}'
-              f'{train["seconds"] * 1e3:>10.0f}'
-              f'{args.batch_size / train["seconds"]:>12.1f}'
-              f'{args.batch_size / test["seconds"]:>11.1f}'
-              f'{train["peak"]:>10.0f}')
+        print(
+            f'{name:<{width}}{input_text(size):>6}{params:>10.1f}{trainable:>12.3f}'
+            f'{train["seconds"] * 1e3:>10.0f}'
+            f'{args.batch_size / train["seconds"]:>12.1f}'
+            f'{args.batch_size / test["seconds"]:>11.1f}'
+            f'{train["peak"]:>10.0f}')
         del model
         gc.collect()
         if device.type == 'cuda':
@@ -817,7 +834,7 @@ def main() -> None:
     print(
         f'device: {device} ('
         f'{torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}'  # noqa: E501
-        f'), batch {args.batch_size} x {size}x{size}, amp: {args.amp}, '
+        f'), batch {args.batch_size} x {input_text(size)}, amp: {args.amp}, '
         f'torch {torch.__version__}, threads {torch.get_num_threads()}')
     if args.against:
         compare_models([(args.config, cfg)] + [(path, load_config(path))
@@ -841,7 +858,7 @@ def main() -> None:
     elif args.batch_sizes:
         rows = sweep(model, cfg, args, size, device)
         if args.plot:
-            plot_sweep(rows, f'{cfg.model.type}, {size}x{size}, {device}',
+            plot_sweep(rows, f'{cfg.model.type}, {input_text(size)}, {device}',
                        args.plot)
     else:
         compare(model, cfg, args, size, device)
