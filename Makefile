@@ -51,7 +51,8 @@ quickstart: env $(TOY_DATA)
 	$(PY) tools/misc/quickstart_summary.py $(QS_WORK_DIR)
 
 test: env
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q -p no:cacheprovider --durations=15
+	# UTF-8 files and pipes whatever the locale (the tools print ±).
+	HF_HUB_OFFLINE=1 PYTHONUTF8=1 $(PY) -m pytest tests -q -p no:cacheprovider --durations=15
 
 clean-quickstart:
 	rm -rf $(QS_WORK_DIR)

@@ -212,10 +212,12 @@ def input_size(cfg: Config) -> Union[int, Tuple[int, int, int]]:
     return cfg.get('img_scale', (352, 352))[0]
 
 
-def input_text(size: Union[int, Tuple[int, ...]]) -> str:
-    """``352x352`` for a side, ``128x128x4`` for a volume."""
-    return 'x'.join(
-        map(str, size if isinstance(size, tuple) else (size, ) * 2))
+def input_text(size: Union[int, Tuple[int, ...]], square: bool = True) -> str:
+    """``352x352`` (``352`` without ``square``) for a side, ``128x128x4``
+    for a volume."""
+    if isinstance(size, tuple):
+        return 'x'.join(map(str, size))
+    return f'{size}x{size}' if square else str(size)
 
 
 def pack_pipeline(cfg: Config) -> Compose:
@@ -611,7 +613,7 @@ def compare_models(configs: List[Tuple[str, Config]], args: argparse.Namespace,
         trainable = sum(p.numel()
                         for p in model.parameters() if p.requires_grad) / 1e6
         print(
-            f'{name:<{width}}{input_text(size):>6}{params:>10.1f}{trainable:>12.3f}'
+            f'{name:<{width}}{input_text(size, square=False):>6}{params:>10.1f}{trainable:>12.3f}'
             f'{train["seconds"] * 1e3:>10.0f}'
             f'{args.batch_size / train["seconds"]:>12.1f}'
             f'{args.batch_size / test["seconds"]:>11.1f}'
