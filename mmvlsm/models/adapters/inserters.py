@@ -54,6 +54,10 @@ class FeatureAdapters(nn.Module):
     between the encoders and the decoder.
     """
 
+    # Whether the adapter reads the text encoder's layers for each sample,
+    # which the segmentor's one encoding per distinct prompt would break.
+    reads_text_layers = False
+
     def attach(self, model: nn.Module) -> None:
         """Insert the adapters into ``model`` (nothing by default)."""
 
@@ -240,6 +244,8 @@ class TextLayerAdapters(FeatureAdapters):
         add (str): ``'output'`` or ``'delta'``. Defaults to ``'output'``.
         **adapter_kwargs: Further :class:`Adapter` arguments.
     """
+
+    reads_text_layers = True
 
     def __init__(self,
                  layers: str,

@@ -2,7 +2,7 @@
 import inspect
 import math
 from abc import abstractmethod
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -58,6 +58,47 @@ def unletterbox(logits: Tensor, content: Tuple[float, float],
         mode='bilinear',
         padding_mode='border',
         align_corners=False)
+
+
+@torch.compiler.disable
+def distinct_prompts(
+        data_samples: SampleList,
+        device: torch.device) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    """The distinct prompts of a batch, found from the samples' text.
+
+    Equal strings give equal token ids, so comparing them on the host
+    finds repeats without a device synchronisation.
+
+    Args:
+        data_samples (list[:obj:`SegDataSample`]): The samples, with the
+            prompts in ``metainfo['text']``.
+        device (torch.device): Device of the returned tensors.
+
+    Returns:
+        tuple[Tensor | None, Tensor | None]: The batch rows of the first
+        occurrence of each distinct prompt, (P, ), and each sample's index
+        into them, (B, ); ``(None, None)`` when every prompt is distinct
+        or a sample has no text.
+    """
+    texts = [sample.metainfo.get('text') for sample in data_samples]
+    if not all(isinstance(text, str) for text in texts):
+        return None, None
+    first: Dict[str, int] = {}
+    for row, text in enumerate(texts):
+        first.setdefault(text, row)
+    if len(first) == len(texts):
+        return None, None
+    order = {text: i for i, text in enumerate(first)}
+    rows = torch.tensor(list(first.values()))
+    index = torch.tensor([order[text] for text in texts])
+    return rows.to(device), index.to(device)
+
+
+def take_rows(feats: Any, index: Tensor) -> Any:
+    """Rows ``index`` of a tensor, or of each tensor of a tuple or list."""
+    if isinstance(feats, Tensor):
+        return feats[index]
+    return type(feats)(take_rows(one, index) for one in feats)
 
 
 class TextPromptedSegmentor(BaseSegmentor):
@@ -141,6 +182,7 @@ class TextPromptedSegmentor(BaseSegmentor):
         self.test_cfg = test_cfg if test_cfg is not None else dict()
         self.align_corners = False
         self._pipeline_tokens_checked = False
+        self.unused_modules: List[str] = []
 
     def check_vocab_size(self, vocab_size: int) -> None:
         """Fail if the tokenizer can give ids the text encoder lacks.
@@ -151,6 +193,40 @@ class TextPromptedSegmentor(BaseSegmentor):
         if len(self.tokenizer) > vocab_size:
             raise ValueError(f'The tokenizer has {len(self.tokenizer)} tokens '
                              f'but the text encoder only {vocab_size}.')
+
+    def set_unused_modules(self, names: Sequence[str]) -> None:
+        """Name the host modules whose output never reaches the logits.
+
+        A subclass calls it before :meth:`freeze_parts` for modules its
+        forward skips, e.g. the ViT blocks after the last one the decoder
+        reads. They are frozen (they would never get a gradient, and DDP
+        would need ``find_unused_parameters``), and :meth:`freeze_parts`
+        refuses adapters or trainable parameters inside them.
+
+        Args:
+            names (Sequence[str]): Full module names, e.g.
+                ``'vision_model.encoder.layers.10'``.
+        """
+        self.unused_modules = list(names)
+        for name in self.unused_modules:
+            self.get_submodule(name).requires_grad_(False)
+
+    def _check_unused_modules(self) -> None:
+        """Fail if anything in :attr:`unused_modules` would train."""
+        for name in self.unused_modules:
+            trainable = [
+                f'{name}.{key}'
+                for key, param in self.get_submodule(name).named_parameters()
+                if param.requires_grad
+            ]
+            if trainable:
+                raise ValueError(
+                    f'adapt_cfg makes {trainable[0]} (and '
+                    f'{len(trainable) - 1} more) of {name} trainable, but '
+                    f'{type(self).__name__} never runs {name}: nothing it '
+                    'computes reaches the decoder, so it would never train. '
+                    'Place adapters and LoRA in the blocks before the last '
+                    'one the decoder reads (extract_layers).')
 
     def freeze_parts(self, vision: nn.Module, text: Sequence[nn.Module],
                      decoder: nn.Module, freeze_vision: bool,
@@ -186,6 +262,7 @@ class TextPromptedSegmentor(BaseSegmentor):
         if self.adapt_cfg is None:
             return
         self.adapters = adapt_model(self, self.adapt_cfg)
+        self._check_unused_modules()
         self.freeze_vision = not any(p.requires_grad
                                      for p in vision.parameters())
         self.freeze_text = not any(p.requires_grad for module in text
@@ -346,23 +423,45 @@ class TextPromptedSegmentor(BaseSegmentor):
         """
         input_ids, attention_mask = self.tokenize(batch_data_samples,
                                                   inputs.device)
-        return self.segment(inputs, input_ids, attention_mask)
+        rows = prompt_index = None
+        # Each distinct prompt is encoded once; not under torch.compile,
+        # where every new number of distinct prompts would recompile the
+        # text encoder, nor for adapters reading each sample's text layers.
+        if not (torch.compiler.is_compiling()
+                or any(adapter.reads_text_layers
+                       for adapter in self.adapters)):
+            rows, prompt_index = distinct_prompts(batch_data_samples,
+                                                  inputs.device)
+        if rows is not None:
+            input_ids, attention_mask = input_ids[rows], attention_mask[rows]
+        return self.segment(inputs, input_ids, attention_mask, prompt_index)
 
-    def segment(self, inputs: Tensor, input_ids: Tensor,
-                attention_mask: Tensor) -> Tensor:
+    def segment(self,
+                inputs: Tensor,
+                input_ids: Tensor,
+                attention_mask: Tensor,
+                prompt_index: Optional[Tensor] = None) -> Tensor:
         """Logits from images and token ids: encode both, let the adapters
         (if any) adapt the features, decode.
 
         Args:
             inputs (Tensor): Normalized images of shape (B, 3, H, W).
-            input_ids (Tensor): Token ids of shape (B, L).
-            attention_mask (Tensor): 1 for tokens, 0 for padding, (B, L).
+            input_ids (Tensor): Token ids of shape (B, L), or (P, L) for P
+                distinct prompts with ``prompt_index``.
+            attention_mask (Tensor): 1 for tokens, 0 for padding, same
+                shape as ``input_ids``.
+            prompt_index (Tensor, optional): For each image, the row of
+                its prompt in ``input_ids``, (B, ). Each distinct prompt is
+                then encoded once. Defaults to None (row i is image i's).
 
         Returns:
             Tensor: Logits of shape (B, 1, h, w).
         """
         img_feats = self.extract_feat(inputs)
         text_feats = self.encode_text(input_ids, attention_mask)
+        if prompt_index is not None:
+            text_feats = take_rows(text_feats, prompt_index)
+            attention_mask = attention_mask[prompt_index]
         for adapter in self.adapters:
             img_feats, text_feats = adapter.adapt_features(
                 img_feats, text_feats, attention_mask)

@@ -51,7 +51,9 @@ class BiomedCLIPSeg(TextPromptedSegmentor):
     tensors for backward). Here each part trains or is frozen by
     ``freeze_*``. The ViT blocks after the last extracted one, its final
     norms and head, BiomedCLIP's image projection and logit scale are not
-    used: the projection and logit scale are dropped, the rest is frozen.
+    used: the projection and logit scale are dropped; the rest is never
+    run (the ViT stops after the last extracted block), stays frozen, and
+    adapters or LoRA placed in it are refused.
 
     The input must have the ViT's image size (224 for BiomedCLIP).
 
@@ -159,12 +161,17 @@ class BiomedCLIPSeg(TextPromptedSegmentor):
             attn_implementation=attn_implementation)
 
         self.check_vocab_size(clip.text.vocab_size)
-        # Nothing after the last extracted block reaches the decoder.
-        trunk.blocks[self.extract_layers[-1] + 1:].requires_grad_(False)
+        # Nothing after the last extracted block reaches the decoder, and
+        # forward_intermediates(stop_early=True) does not run it.
+        unused = [
+            f'blocks.{i}'
+            for i in range(self.extract_layers[-1] + 1, num_blocks)
+        ]
         for name in ('norm', 'fc_norm', 'attn_pool', 'head'):
             module = getattr(trunk, name, None)
-            if module is not None:
-                module.requires_grad_(False)
+            if module is not None and list(module.parameters()):
+                unused.append(name)
+        self.set_unused_modules([f'vision_model.{name}' for name in unused])
         self.freeze_parts(self.vision_model, (self.text_model, ), self.decoder,
                           freeze_vision, freeze_text, freeze_decoder)
 

@@ -33,10 +33,12 @@ class CLIPSeg(TextPromptedSegmentor):
     VLSM-Adapter did). Calling the modules directly here lets gradients
     reach the encoders; ``freeze_vision=True, freeze_text=True`` reproduces
     the decoder-only fine-tuning. CLIP's image projection and logit scale
-    are not kept, since CLIPSeg does not use them. The ViT blocks after the
-    last extracted one and its final layer norm are always frozen: nothing
-    they compute reaches the decoder, so they would never get a gradient
-    (and DDP would need ``find_unused_parameters``).
+    are not kept, since CLIPSeg does not use them. The ViT stops after the
+    last extracted block: the blocks after it and its final layer norm
+    (``post_layernorm``) compute nothing that reaches the decoder, so they
+    are never run (transformers runs them) and stay frozen, and adapters
+    or LoRA placed in them are refused. They stay in the model, so that
+    checkpoints keep every weight of the Hub model.
 
     A model built from ``config`` gets torch's default init in the
     decoder's FiLM, reduce and upsampling layers instead of transformers'
@@ -140,9 +142,17 @@ class CLIPSeg(TextPromptedSegmentor):
         self.decoder = clipseg.decoder
 
         self.check_vocab_size(self.hf_config.text_config.vocab_size)
-        last_used = max(self.hf_config.extract_layers)
-        self.vision_model.encoder.layers[last_used + 1:].requires_grad_(False)
-        self.vision_model.post_layernorm.requires_grad_(False)
+        self.extract_layers = list(self.hf_config.extract_layers)
+        num_blocks = len(self.vision_model.encoder.layers)
+        if not all(0 <= i < num_blocks for i in self.extract_layers):
+            raise ValueError(
+                f'extract_layers {self.extract_layers} must index the '
+                f'{num_blocks} ViT blocks.')
+        last_used = max(self.extract_layers)
+        self.set_unused_modules([
+            f'vision_model.encoder.layers.{i}'
+            for i in range(last_used + 1, num_blocks)
+        ] + ['vision_model.post_layernorm'])
         self.freeze_parts(self.vision_model,
                           (self.text_model, self.text_projection),
                           self.decoder, freeze_vision, freeze_text,
@@ -174,13 +184,17 @@ class CLIPSeg(TextPromptedSegmentor):
             raise ValueError('CLIPSeg needs square inputs with a side '
                              f'divisible by {patch_size}, got {height}x'
                              f'{width}.')
+        vision = self.vision_model
+        outputs = {}
         with torch.no_grad() if self.freeze_vision else nullcontext():
-            hidden_states = self.vision_model(
-                pixel_values=inputs,
-                output_hidden_states=True,
-                interpolate_pos_encoding=True).hidden_states
-        # hidden_states[0] is the embedding output, [i + 1] block i's.
-        return [hidden_states[i + 1] for i in self.hf_config.extract_layers]
+            # CLIPSegVisionModel.forward up to the last block the decoder
+            # reads: the same modules, called the same way.
+            hidden = vision.pre_layrnorm(
+                vision.embeddings(inputs, interpolate_pos_encoding=True))
+            for index in range(max(self.extract_layers) + 1):
+                hidden = vision.encoder.layers[index](hidden, None)
+                outputs[index] = hidden
+        return [outputs[i] for i in self.extract_layers]
 
     def encode_text(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Compute the conditional embeddings of the prompts.

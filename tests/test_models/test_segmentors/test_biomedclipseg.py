@@ -272,3 +272,25 @@ def test_loads_a_hub_name_from_the_offline_cache(tmp_path):
                           text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().startswith('[2, ')
+
+
+def test_vit_stops_after_the_last_extracted_block(tiny_dir):
+    model = BiomedCLIPSeg(pretrained=tiny_dir).eval()
+    assert model.unused_modules == [
+        'vision_model.blocks.11', 'vision_model.norm'
+    ]
+    calls = []
+    for name in ('vision_model.blocks.10', 'vision_model.blocks.11',
+                 'vision_model.norm'):
+        model.get_submodule(name).register_forward_hook(
+            lambda module, args, output, name=name: calls.append(name))
+    with torch.no_grad():
+        model._forward(torch.randn(1, 3, 224, 224), _samples(TEXTS[:1]))
+    assert calls == ['vision_model.blocks.10']
+
+
+def test_adapters_in_blocks_that_never_run_are_refused(tiny_dir):
+    lora = dict(
+        type='LoRA', target_modules=r'vision_model\.blocks\.11\.attn\.qkv')
+    with pytest.raises(ValueError, match='never runs vision_model.blocks.11'):
+        BiomedCLIPSeg(pretrained=tiny_dir, adapt_cfg=dict(adapters=[lora]))

@@ -325,3 +325,135 @@ def test_invalid_arguments(tiny_dir):
         model(torch.randn(1, 3, 32, 64), _samples(TEXTS[:1]), mode='tensor')
     with pytest.raises(ValueError, match='divisible by 8'):
         model(torch.randn(1, 3, 36, 36), _samples(TEXTS[:1]), mode='tensor')
+
+
+def _count_calls(model, names):
+    """Forward calls of the named submodules, counted by hooks."""
+    counts = dict.fromkeys(names, 0)
+    for name in names:
+        model.get_submodule(name).register_forward_hook(
+            lambda module, args, output, name=name: counts.update(
+                {name: counts[name] + 1}))
+    return counts
+
+
+def _full_tower_features(model, images):
+    """The decoder's activations from transformers' whole vision forward."""
+    hidden_states = model.vision_model(
+        pixel_values=images,
+        output_hidden_states=True,
+        interpolate_pos_encoding=True).hidden_states
+    return [hidden_states[i + 1] for i in model.extract_layers]
+
+
+def test_vision_tower_stops_after_the_last_extracted_block(tiny_dir):
+    """The decoder reads blocks 0 and 1 of 3: block 2 and the final layer
+    norm never run, and the logits are transformers' to the bit."""
+    hf_model = CLIPSegForImageSegmentation.from_pretrained(tiny_dir).eval()
+    model = CLIPSeg(pretrained=tiny_dir).eval()
+    assert model.unused_modules == [
+        'vision_model.encoder.layers.2', 'vision_model.post_layernorm'
+    ]
+    counts = _count_calls(model, [
+        'vision_model.encoder.layers.1', 'vision_model.encoder.layers.2',
+        'vision_model.post_layernorm'
+    ])
+    images = torch.randn(2, 3, 32, 32)
+    ids, mask = model.tokenize(_samples(TEXTS), torch.device('cpu'))
+    with torch.no_grad():
+        logits = model(images, _samples(TEXTS), mode='tensor')
+        expected = hf_model(
+            input_ids=ids, pixel_values=images, attention_mask=mask).logits
+    assert counts == {
+        'vision_model.encoder.layers.1': 1,
+        'vision_model.encoder.layers.2': 0,
+        'vision_model.post_layernorm': 0
+    }
+    assert torch.equal(logits[:, 0], expected)
+
+
+def test_short_tower_trains_as_the_full_tower(tiny_dir):
+    """Same losses and the same gradient for every parameter."""
+    model = CLIPSeg(pretrained=tiny_dir)
+    images = torch.randn(2, 3, 32, 32)
+    samples = _samples(TEXTS, 32)
+    losses = model.loss(images, samples)
+    sum(losses.values()).backward()
+    grads = {
+        n: p.grad
+        for n, p in model.named_parameters() if p.grad is not None
+    }
+    model.zero_grad(set_to_none=True)
+
+    ids, mask = model.tokenize(samples, torch.device('cpu'))
+    logits = model.decode(
+        _full_tower_features(model, images), model.encode_text(ids, mask))
+    gt = torch.stack([sample.gt_sem_seg.data for sample in samples])
+    expected = {m.loss_name: m(logits, gt) for m in model.losses}
+    sum(expected.values()).backward()
+    for name, value in losses.items():
+        assert torch.equal(value, expected[name]), name
+    full = {
+        n: p.grad
+        for n, p in model.named_parameters() if p.grad is not None
+    }
+    assert grads.keys() == full.keys()
+    assert any(n.startswith(USED_VISION) for n in grads)
+    for name, grad in grads.items():
+        assert torch.equal(grad, full[name]), name
+
+
+@pytest.mark.parametrize(
+    'adapt_cfg', [
+        dict(adapters=[
+            dict(
+                type='ResidualAdapters',
+                modules=r'vision_model\.encoder\.layers\.[0-2]\.mlp',
+                hidden_dims=4)
+        ]),
+        dict(adapters=[
+            dict(
+                type='LoRA',
+                target_modules=r'vision_model\.encoder\.layers\.2\.self_attn'
+                r'\.q_proj')
+        ]),
+        dict(trainable=['vision_model.post_layernorm']),
+    ],
+    ids=['adapters', 'lora', 'trainable'])
+def test_training_what_never_runs_is_refused(tiny_dir, adapt_cfg):
+    with pytest.raises(ValueError, match='never runs vision_model'):
+        CLIPSeg(pretrained=tiny_dir, adapt_cfg=adapt_cfg)
+    # Blocks the decoder reads can be adapted.
+    CLIPSeg(
+        pretrained=tiny_dir,
+        adapt_cfg=dict(adapters=[
+            dict(
+                type='ResidualAdapters',
+                modules=r'vision_model\.encoder\.layers\.[01]\.mlp',
+                hidden_dims=4)
+        ]))
+
+
+def test_repeated_prompts_are_encoded_once(tiny_dir):
+    model = CLIPSeg(pretrained=tiny_dir).eval()
+    texts = [TEXTS[0], TEXTS[1], TEXTS[0], TEXTS[0]]
+    encoded = []
+    model.text_model.register_forward_pre_hook(
+        lambda module, args, kwargs: encoded.append(kwargs['input_ids']),
+        with_kwargs=True)
+    images = torch.randn(4, 3, 32, 32)
+    samples = _samples(texts, ori_shape=(40, 36))
+    ids, mask = model.tokenize(samples, torch.device('cpu'))
+    with torch.no_grad():
+        per_sample = model.segment(images, ids, mask)
+        encoded.clear()
+        results = model.predict(images, samples)
+    # One encoding of the two distinct prompts, in order of appearance.
+    assert len(encoded) == 1 and torch.equal(encoded[0], ids[:2])
+    logits = torch.stack([r.seg_logits.data for r in results])
+    expected = torch.nn.functional.interpolate(
+        per_sample, size=(40, 36), mode='bilinear')
+    torch.testing.assert_close(logits, expected)
+    assert torch.equal(
+        torch.stack([r.pred_sem_seg.data for r in results]), (expected
+                                                              > 0).long())

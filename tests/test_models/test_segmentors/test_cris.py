@@ -180,8 +180,8 @@ def test_official_loss_is_bce_on_quarter_resolution_logits():
         logits = model.encode_decode(inputs, data_samples)
     assert logits.shape == (2, 1, 32, 32)
     # Nearest downsampling by 4 keeps every 4th pixel.
-    expected = F.binary_cross_entropy_with_logits(
-        logits, gt[:, :, ::4, ::4].float())
+    expected = F.binary_cross_entropy_with_logits(logits,
+                                                  gt[:, :, ::4, ::4].float())
     assert set(losses) == {'loss_bce'}
     torch.testing.assert_close(losses['loss_bce'], expected)
 
@@ -208,8 +208,7 @@ def test_medvlsm_loss_is_dice_and_bce_at_input_resolution():
         prob.sum((2, 3)) + target.sum((2, 3)) + 1e-5)
     torch.testing.assert_close(losses['loss_dice'], dice.mean())
     torch.testing.assert_close(
-        losses['loss_bce'],
-        F.binary_cross_entropy_with_logits(logits, target))
+        losses['loss_bce'], F.binary_cross_entropy_with_logits(logits, target))
 
 
 def test_loss_size_is_checked():
@@ -244,9 +243,9 @@ def test_letterboxed_predictions_map_back_to_the_original_image(tiny, flip):
     if flip:
         logits = logits.flip(-1)
         meta.update(flip=True, flip_direction='horizontal')
-    pred = tiny.postprocess_result(logits,
-                                   [SegDataSample(metainfo=meta)
-                                    ])[0].pred_sem_seg.data[0].numpy()
+    pred = tiny.postprocess_result(
+        logits,
+        [SegDataSample(metainfo=meta)])[0].pred_sem_seg.data[0].numpy()
     assert pred.shape == (60, 100)
     # Equal but for a pixel's width at the edges of the shapes.
     assert (pred != ori).mean() < 0.03
@@ -307,3 +306,21 @@ def test_frozen_backbone_keeps_its_batch_norm_statistics():
     sum(losses.values()).backward()
     torch.testing.assert_close(model.backbone.bn1.running_mean, before)
     assert model.decode_head.proj.txt.weight.grad is not None
+
+
+def test_repeated_prompts_are_encoded_once(tiny):
+    """Word features, sentence feature and padding mask of each distinct
+    prompt are computed once and given to every image that has it."""
+    texts = ['a polyp', 'a big red polyp on the left', 'a polyp']
+    encoded = []
+    handle = tiny.text_encoder.register_forward_pre_hook(
+        lambda module, args: encoded.append(args[0]))
+    images = torch.randn(3, 3, 128, 128)
+    ids, mask = tiny.tokenize(samples(texts), torch.device('cpu'))
+    with torch.no_grad():
+        expected = tiny.segment(images, ids, mask)
+        encoded.clear()
+        logits = tiny._forward(images, samples(texts))
+    handle.remove()
+    assert len(encoded) == 1 and torch.equal(encoded[0], ids[:2])
+    torch.testing.assert_close(logits, expected)
