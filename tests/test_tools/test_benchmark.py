@@ -288,3 +288,21 @@ def test_punet_phases_side_by_side(tmp_path):
     # class's 14,592 parameters.
     assert rows['punet-tiny-meta-self_1xb8-200it_toy-organs-64x64'][1] == '48'
     assert rows['phase2'][3] == '0.015'
+
+
+def test_against_transformers_gives_the_same_masks():
+    log = run_tool([
+        sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--against-hf',
+        '--images', '4', '--batch-size', '2', '--rounds', '1'
+    ] + FAST)
+    for row in ('transformers', 'mmvlsm', 'ratio mmvlsm / transformers'):
+        assert row in log
+    # Same weights, same resize and normalisation: the masks are the same
+    # but for pixels whose probability is within round-off of the
+    # threshold.
+    agree = float(log.split('mask pixels that agree: ')[1].split(' %')[0])
+    assert agree > 99.9
+    log = run_tool(
+        [sys.executable, BENCHMARK, CRIS_CONFIG, '--against-hf'] + FAST,
+        expect_fail=True)
+    assert 'builds a CRIS' in log

@@ -29,6 +29,12 @@ Further modes:
 - ``--against CONFIG2 ...``: mmvlsm's train step and inference of several
   models side by side, each at its own input size (e.g. BiomedCLIPSeg at
   224 next to CLIPSeg at 352), with their parameter counts;
+- ``--against-hf`` (CLIPSeg configs): the user path, ``inference_model``
+  on PIL images of four sizes, against transformers' own:
+  ``ViTImageProcessor``, ``CLIPSegForImageSegmentation`` with the same
+  weights, sigmoid, resize to each image's size, threshold; ``--images``
+  images, ``--batch-size`` at a time, alternating rounds, with the ratio
+  and how many pixels the two sets of masks share;
 - ``--volume [Z Y X]`` (100 512 512 without values): slices/s of a
   synthetic CT (int16 HU, 0.7 x 0.7 x 2.5 mm, written as
   ``--volume-format``) through ``read_volume``, ``inference_model`` (the
@@ -70,6 +76,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
+from PIL import Image
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
 from mmvlsm.apis import inference_model
@@ -92,6 +99,9 @@ VOLUME_SHAPE = (100, 512, 512)
 VOLUME_SPACING = (2.5, 0.7, 0.7)
 VOLUME_WINDOW = 'abdomen'
 VOLUME_PROMPT = 'liver'
+# --against-hf: the (height, width) of the images, in turn (Kvasir-SEG's
+# photos range from 332 x 487 to 1072 x 1920).
+HF_IMAGE_SIZES = ((332, 487), (576, 720), (1072, 1350), (352, 352))
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,6 +129,16 @@ def parse_args() -> argparse.Namespace:
         metavar='CONFIG',
         help='time these configs\' models too, one row each (mmvlsm path; '
         '--cfg-options apply to the first config only)')
+    parser.add_argument(
+        '--against-hf',
+        action='store_true',
+        help='time inference_model against transformers\' CLIPSeg path '
+        '(CLIPSeg configs)')
+    parser.add_argument(
+        '--images',
+        type=int,
+        default=16,
+        help='with --against-hf: how many images (of four sizes in turn)')
     parser.add_argument(
         '--volume',
         type=int,
@@ -173,6 +193,11 @@ def parse_args() -> argparse.Namespace:
                      'model\'s own input size; it does not combine with '
                      '--batch-sizes, --profile, --data, --img-size or '
                      '--inference-only')
+    if args.against_hf and (args.against or args.batch_sizes or args.profile or
+                            args.data or args.volume is not None or args.amp):
+        parser.error('--against-hf times inference alone, in fp32; it does '
+                     'not combine with --against, --batch-sizes, --profile, '
+                     '--data, --volume or --amp')
     if args.volume == []:
         args.volume = list(VOLUME_SHAPE)
     if args.volume is not None:
@@ -647,6 +672,123 @@ def time_dataloader(cfg: Config, args: argparse.Namespace) -> None:
         del loader
 
 
+def mixed_images(count: int, seed: int = 0) -> List[Image.Image]:
+    """``count`` random RGB PIL images of ``HF_IMAGE_SIZES`` in turn:
+    smooth blobs, so that masks are not noise."""
+    generator = np.random.default_rng(seed)
+    images = []
+    for i in range(count):
+        height, width = HF_IMAGE_SIZES[i % len(HF_IMAGE_SIZES)]
+        coarse = generator.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        images.append(
+            Image.fromarray(coarse).resize((width, height), Image.BILINEAR))
+    return images
+
+
+def transformers_twin(model: TextPromptedSegmentor,
+                      device: torch.device) -> torch.nn.Module:
+    """transformers' ``CLIPSegForImageSegmentation`` with the weights of an
+    mmvlsm ``CLIPSeg`` (CLIP's image projection and logit scale, which
+    segmentation does not use, stay random)."""
+    from transformers import CLIPSegForImageSegmentation
+    twin = CLIPSegForImageSegmentation(model.hf_config)
+    for name, module in (('vision_model', twin.clip.vision_model),
+                         ('text_model', twin.clip.text_model),
+                         ('text_projection', twin.clip.text_projection),
+                         ('decoder', twin.decoder)):
+        module.load_state_dict(getattr(model, name).state_dict())
+    return twin.to(device).eval()
+
+
+def transformers_path(twin: torch.nn.Module, processor: Callable,
+                      tokenizer: Callable, images: List[Image.Image],
+                      prompt: str, batch_size: int, threshold: float,
+                      device: torch.device) -> List[torch.Tensor]:
+    """Masks the way transformers' CLIPSeg documentation makes them."""
+    masks = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        pixels = processor(images=chunk, return_tensors='pt').pixel_values
+        tokens = tokenizer(
+            [prompt] * len(chunk), padding=True, return_tensors='pt')
+        with torch.inference_mode():
+            logits = twin(
+                pixel_values=pixels.to(device),
+                input_ids=tokens['input_ids'].to(device),
+                attention_mask=tokens['attention_mask'].to(device)).logits
+            # transformers squeezes the batch dimension of a single image.
+            probs = logits.reshape(len(chunk), 1, *logits.shape[-2:]).sigmoid()
+            for prob, image in zip(probs, chunk):
+                masks.append(
+                    F.interpolate(
+                        prob[None],
+                        size=(image.height, image.width),
+                        mode='bilinear')[0, 0] > threshold)
+    return masks
+
+
+def against_transformers(model: TextPromptedSegmentor, cfg: Config,
+                         args: argparse.Namespace, size: int,
+                         device: torch.device) -> None:
+    """``inference_model`` against transformers' CLIPSeg path: images/s of
+    each (median of alternating rounds), their ratio, and how many mask
+    pixels agree."""
+    from transformers import ViTImageProcessor
+    if not hasattr(model, 'hf_config'):
+        raise ValueError('--against-hf compares CLIPSeg configs with '
+                         "transformers' CLIPSegForImageSegmentation; "
+                         f'{args.config} builds a {type(model).__name__}')
+    preprocessor = cfg.model.data_preprocessor
+    processor = ViTImageProcessor(
+        do_resize=True,
+        size=dict(height=size, width=size),
+        resample=Image.BILINEAR,
+        image_mean=[value / 255 for value in preprocessor.mean],
+        image_std=[value / 255 for value in preprocessor.std])
+    twin = transformers_twin(model, device)
+    model.cfg = cfg
+    model.eval()
+    images = mixed_images(args.images)
+    prompt = PROMPTS[0]
+    threshold = model.test_cfg.get('threshold', 0.5)
+
+    def theirs() -> List[torch.Tensor]:
+        return transformers_path(twin, processor, model.tokenizer, images,
+                                 prompt, args.batch_size, threshold, device)
+
+    def ours() -> List[torch.Tensor]:
+        results = inference_model(model, images, prompt, args.batch_size)
+        return [result.pred_sem_seg.data[0].bool() for result in results]
+
+    runs: Dict[str, List[float]] = dict(transformers=[], mmvlsm=[])
+    masks = {}
+    for _ in range(args.rounds):
+        for name, path in (('transformers', theirs), ('mmvlsm', ours)):
+            masks[name] = path()  # the warm-up, and the masks compared
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                path()
+            synchronize(device)
+            runs[name].append((time.perf_counter() - start) / args.steps)
+    rates = {
+        name: len(images) / statistics.median(seconds)
+        for name, seconds in runs.items()
+    }
+    agree = sum((a == b).sum().item()
+                for a, b in zip(masks['mmvlsm'], masks['transformers'])) / sum(
+                    mask.numel() for mask in masks['mmvlsm'])
+    sizes = ', '.join(f'{h}x{w}' for h, w in HF_IMAGE_SIZES)
+    print(f'{len(images)} images ({sizes} in turn), batch {args.batch_size}, '
+          f'prompt {prompt!r}, {args.steps} passes a round, median of '
+          f'{args.rounds} rounds')
+    print(f'{"path":<16}{"images/s":>10}')
+    for name, rate in rates.items():
+        print(f'{name:<16}{rate:>10.2f}')
+    print(f'ratio mmvlsm / transformers: '
+          f'{rates["mmvlsm"] / rates["transformers"]:.2f}')
+    print(f'mask pixels that agree: {100 * agree:.3f} %')
+
+
 def synthetic_ct(shape: Sequence[int]) -> sitk.Image:
     """A CT-like int16 volume in HU, spaced :data:`VOLUME_SPACING`.
 
@@ -846,6 +988,9 @@ def main() -> None:
     if args.data:
         time_dataloader(cfg, args)
     model = build_model(cfg, device)
+    if args.against_hf:
+        against_transformers(model, cfg, args, size, device)
+        return
     if args.volume:
         time_volume(model, cfg, args, device)
         return
