@@ -4,9 +4,13 @@ import glob
 import os.path as osp
 import re
 
+import cv2
+import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from PIL import Image
+from torchvision import transforms as T
 
 import mmvlsm  # noqa: F401
 from mmvlsm.registry import DATASETS, MODELS, task_registries
@@ -153,8 +157,6 @@ def test_augmented_pipeline_keeps_image_mask_and_text_consistent(tmp_path):
     """The augmented Kvasir config's train pipeline on toy samples."""
     import json
 
-    import cv2
-    import numpy as np
     import torch
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', 'clipseg',
@@ -652,3 +654,149 @@ def test_punet_adaptation_variants_train_what_upstream_trains(tmp_path):
                    if p.requires_grad) == trainable, variant
         # The EMA teacher never trains.
         assert not any(p.requires_grad for p in model.teacher.parameters())
+
+
+# Resizing as upstream: medvlsm, VLSM-Adapter and CITE resized PIL images
+# (``Image.open(path).convert('RGB')``) with torchvision's Resize, i.e.
+# PIL's antialiased bilinear, and medvlsm resized masks with PIL's nearest.
+# The configs' Resize (mmcv's, backend='pillow') must give those pixels.
+CLIPSEG_KVASIR = 'clipseg/clipseg-rd64-refined_1xb128_kvasir-polyp-352x352.py'
+CITE_PATCHGASTRIC = \
+    'cite/cite_clip-vit-b16-biolinkbert-l_2xb64-1000it_patchgastric-cls3.py'
+UPSTREAM_RESIZE_DIRS = ('clipseg', 'biomedclipseg', 'cris', 'vlsm_adapter',
+                        'cite')
+
+
+def _textured(shape, seed=0):
+    """A uint8 image of blobs and noise, (H, W) or (H, W, C)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape[:2]
+    coarse = rng.integers(0, 256, (h // 8 + 1, w // 8 + 1) + shape[2:],
+                          np.uint8)
+    img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    noise = rng.integers(-25, 26, img.shape)
+    return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def _pipeline_to_resize(config, loader, **resize):
+    """The steps of a config's pipeline up to its Resize, built; ``resize``
+    overrides the Resize's arguments (e.g. ``backend='cv2'``)."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', config))
+    registries = task_registries(cfg.default_scope)
+    init_default_scope(cfg.default_scope)
+    pipeline = _pipelines(cfg[loader]['dataset'])[0]
+    types = [t['type'] for t in pipeline]
+    steps = [dict(t) for t in pipeline[:types.index('Resize') + 1]]
+    steps[-1].update(resize)
+    steps = [registries.TRANSFORMS.build(t) for t in steps]
+
+    def run(results):
+        for step in steps:
+            results = step(results)
+        return results
+
+    return run, steps[-1].scale
+
+
+def _upstream_image(path, scale):
+    """torchvision's Resize on the PIL image, as upstream; (H, W, 3) RGB."""
+    image = Image.open(path).convert('RGB')
+    return np.array(T.Resize(list(scale[::-1]))(image))
+
+
+def _upstream_mask(path, scale):
+    """medvlsm's mask resize: torchvision's nearest on the PIL mask."""
+    resize = T.Resize(
+        list(scale[::-1]), interpolation=T.InterpolationMode.NEAREST)
+    return np.array(resize(Image.open(path))) > 0
+
+
+def _max_diff(a, b):
+    return int(np.abs(a.astype(int) - b.astype(int)).max())
+
+
+@pytest.mark.parametrize(
+    'config, loader, shape',
+    [
+        (CITE_PATCHGASTRIC, 'val_dataloader', (300, 300, 3)),  # a patch
+        (CITE_PATCHGASTRIC, 'train_dataloader', (300, 300, 3)),
+        (CLIPSEG_KVASIR, 'test_dataloader', (400, 500, 3)),  # downscale
+        (CLIPSEG_KVASIR, 'test_dataloader', (100, 150, 3)),  # upscale
+        ('biomedclipseg/biomedclipseg_1xb128_kvasir-polyp-224x224.py',
+         'val_dataloader', (576, 720, 3)),
+        ('cris/cris_r50_1xb32_kvasir-polyp-416x416.py', 'test_dataloader',
+         (300, 350, 3)),
+        # A grey file (BUSI, CAMUS): loaded as 3 equal channels by the
+        # config, like PIL's convert('RGB').
+        ('clipseg/clipseg-rd64-refined_1xb128_busi-352x352.py',
+         'test_dataloader', (500, 400)),
+    ])
+def test_config_resize_is_torchvision_on_pil(tmp_path, config, loader, shape):
+    """The config's loader and Resize give the pixels torchvision's Resize
+    gives on the PIL image of the same PNG (exactly, in practice)."""
+    path = str(tmp_path / 'img.png')
+    cv2.imwrite(path, _textured(shape))
+    run, scale = _pipeline_to_resize(config, loader)
+    ours = run(dict(img_path=path))['img'][..., ::-1]  # BGR -> RGB
+    upstream = _upstream_image(path, scale)
+    assert ours.shape == upstream.shape
+    assert _max_diff(ours, upstream) <= 1
+
+
+def _write_image_and_mask(tmp_path, shape=(400, 500)):
+    img_path, mask_path = str(tmp_path / 'img.png'), str(tmp_path / 'm.png')
+    cv2.imwrite(img_path, _textured(shape + (3, )))
+    # Small blobs, so that which source pixel a target pixel takes counts.
+    mask = np.where(_textured(shape, seed=1) > 140, 255, 0).astype(np.uint8)
+    cv2.imwrite(mask_path, mask)
+    return img_path, mask_path
+
+
+@pytest.mark.parametrize('shape', [(400, 500), (150, 200)])
+def test_config_train_resize_of_masks_is_pil_nearest(tmp_path, shape):
+    """Training masks are resized as medvlsm did: torchvision's Resize with
+    nearest interpolation on the PIL mask."""
+    img_path, mask_path = _write_image_and_mask(tmp_path, shape)
+    run, scale = _pipeline_to_resize(CLIPSEG_KVASIR, 'train_dataloader')
+    results = run(dict(img_path=img_path, seg_map_path=mask_path))
+    np.testing.assert_array_equal(results['gt_seg_map'],
+                                  _upstream_mask(mask_path, scale))
+    assert _max_diff(results['img'][..., ::-1],
+                     _upstream_image(img_path, scale)) <= 1
+
+
+@pytest.mark.parametrize('config, loader, shape', [
+    (CITE_PATCHGASTRIC, 'val_dataloader', (300, 300)),
+    (CLIPSEG_KVASIR, 'train_dataloader', (400, 500)),
+])
+def test_cv2_resize_is_not_upstreams(tmp_path, config, loader, shape):
+    """OpenCV's resize (mmcv's default backend) does not antialias, so it
+    misses upstream's pixels by far more than a grey level: the tests above
+    tell the backends apart."""
+    img_path, mask_path = _write_image_and_mask(tmp_path, shape)
+    run, scale = _pipeline_to_resize(config, loader, backend='cv2')
+    results = run(dict(img_path=img_path, seg_map_path=mask_path))
+    assert _max_diff(results['img'][..., ::-1],
+                     _upstream_image(img_path, scale)) > 5
+    if 'gt_seg_map' in results:
+        # OpenCV's nearest takes other source pixels than PIL's.
+        assert (results['gt_seg_map'] != _upstream_mask(mask_path,
+                                                        scale)).any()
+
+
+@pytest.mark.parametrize(
+    'path', [
+        p for p in CONFIGS
+        if osp.basename(osp.dirname(p)) in UPSTREAM_RESIZE_DIRS
+        and 'toy' not in osp.basename(p)
+    ],
+    ids=osp.basename)
+def test_upstream_configs_resize_with_pillow(path):
+    """Every Resize of the configs that reproduce a method is PIL's (the toy
+    and quickstart configs keep their own pipelines)."""
+    cfg = Config.fromfile(path)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for pipeline in _pipelines(cfg[loader]['dataset']):
+            for step in pipeline:
+                if step['type'] == 'Resize':
+                    assert step.get('backend') == 'pillow', (loader, step)

@@ -9,7 +9,13 @@ img_scale = (352, 352)
 train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadBinaryMask'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    # As upstream (see resize_backend in _base_/datasets/medvlsm.py); the
+    # zoom below is an augmentation of this config's own and stays cv2.
+    dict(
+        type='Resize',
+        scale=img_scale,
+        keep_ratio=False,
+        backend={{_base_.resize_backend}}),
     dict(
         type='RandomResize',
         scale=img_scale,

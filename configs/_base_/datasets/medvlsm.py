@@ -11,6 +11,17 @@ img_scale = (352, 352)
 # Every prompt key except p0, drawn per sample (the VLSM-Adapter protocol);
 # set a key such as 'p4' to train/evaluate one prompt type (medvlsm).
 prompt_type = 'random'
+# Upstream (medvlsm, VLSM-Adapter) resized PIL images with torchvision's
+# Resize: PIL's antialiased bilinear for images, nearest for masks. mmcv's
+# Resize with backend='pillow' calls the same PIL resize, so the models see
+# upstream's pixels. 'cv2' is faster (see docs/benchmark.md) but does not
+# antialias when downscaling: set resize_backend = 'cv2' here to switch
+# every square pipeline below (all medvlsm-format configs). The pipelines
+# are built in this file, so a config inheriting it switches by setting
+# the Resize steps' `backend` instead, e.g. for one run: --cfg-options
+# train_dataloader.dataset.pipeline.2.backend=cv2
+# val_dataloader.dataset.pipeline.1.backend=cv2 (and test_dataloader's).
+resize_backend = 'pillow'
 
 
 def square_pipelines(side):
@@ -25,13 +36,21 @@ def square_pipelines(side):
     train = [
         dict(type='LoadCheckedImageFromFile'),
         dict(type='LoadBinaryMask'),
-        dict(type='Resize', scale=(side, side), keep_ratio=False),
+        dict(
+            type='Resize',
+            scale=(side, side),
+            keep_ratio=False,
+            backend=resize_backend),
         dict(type='TokenizePrompt'),
         dict(type='PackVLSMInputs'),
     ]
     test = [
         dict(type='LoadCheckedImageFromFile'),
-        dict(type='Resize', scale=(side, side), keep_ratio=False),
+        dict(
+            type='Resize',
+            scale=(side, side),
+            keep_ratio=False,
+            backend=resize_backend),
         dict(type='LoadBinaryMask'),
         dict(type='TokenizePrompt'),
         dict(type='PackVLSMInputs'),

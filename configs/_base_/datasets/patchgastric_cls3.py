@@ -15,11 +15,15 @@ classes = ('Well differentiated tubular adenocarcinoma',
 # jitter, horizontal and vertical flips, a random multiple of 90 degrees.
 # Normalisation uses ImageNet statistics as upstream does (not CLIP's),
 # see the model's data_preprocessor.
+# Upstream resized PIL images with torchvision's Resize (PIL's antialiased
+# bilinear); mmcv's Resize with backend='pillow' calls the same PIL resize.
+# Set resize_backend = 'cv2' here for the faster OpenCV resize (no
+# antialiasing: other pixels than upstream's, see docs/benchmark.md).
+resize_backend = 'pillow'
 train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
-    dict(type='Resize', scale=(224, 224)),
-    dict(
-        type='ColorJitter', brightness=0.2, saturation=(0., 0.2), hue=0.1),
+    dict(type='Resize', scale=(224, 224), backend=resize_backend),
+    dict(type='ColorJitter', brightness=0.2, saturation=(0., 0.2), hue=0.1),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='RandomRot90'),
@@ -34,7 +38,7 @@ train_pipeline = [
 # pipeline to train_pipeline.
 test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
-    dict(type='Resize', scale=(224, 224)),
+    dict(type='Resize', scale=(224, 224), backend=resize_backend),
     dict(
         type='PackInputs',
         meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape',
