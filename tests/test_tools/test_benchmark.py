@@ -291,17 +291,21 @@ def test_punet_phases_side_by_side(tmp_path):
 
 
 def test_against_transformers_gives_the_same_masks():
+    # The quickstart config resizes with OpenCV; transformers' processor
+    # with PIL, as the configs of upstream's methods do.
     log = run_tool([
         sys.executable, BENCHMARK, QUICKSTART_CONFIG, '--against-hf',
-        '--images', '4', '--batch-size', '2', '--rounds', '1'
+        '--images', '4', '--batch-size', '2', '--rounds', '1',
+        '--cfg-options', 'test_dataloader.dataset.pipeline.1.backend=pillow'
     ] + FAST)
     for row in ('transformers', 'mmvlsm', 'ratio mmvlsm / transformers'):
         assert row in log
-    # Same weights, same resize and normalisation: the masks are the same
-    # but for pixels whose probability is within round-off of the
+    # Same weights and normalisation; transformers' processor resizes
+    # tensors with torchvision, within a grey level of PIL. The masks
+    # differ only where a random model's probability is that close to the
     # threshold.
     agree = float(log.split('mask pixels that agree: ')[1].split(' %')[0])
-    assert agree > 99.9
+    assert agree > 99.5
     log = run_tool(
         [sys.executable, BENCHMARK, CRIS_CONFIG, '--against-hf'] + FAST,
         expect_fail=True)
