@@ -8,10 +8,11 @@ import pytest
 from mmcv.transforms import LoadImageFromFile, RandomFlip
 from mmengine.registry import DefaultScope
 
-from mmvlsm.datasets.transforms import (LoadBinaryMask,
+from mmvlsm.datasets.transforms import (LetterBoxResize, LoadBinaryMask,
                                         LoadCheckedImageFromFile,
                                         TextAwareRandomFlip,
                                         swap_position_words)
+from mmvlsm.datasets.transforms.geometric import CLIP_MEAN_BGR
 from mmvlsm.registry import TRANSFORMS, classification
 
 PRINT_LOG = 'mmvlsm.datasets.transforms.loading.print_log'
@@ -295,3 +296,73 @@ def test_random_rot90_draws_every_quarter_turn():
         assert out['img_shape'] == out['img'].shape[:2]
         seen.add(k)
     assert seen == {0, 1, 2, 3}
+
+
+def _official_cris_matrix(ori_shape, scale):
+    """Official CRIS's letterbox matrix: OpenCV's affine map of the image's
+    corners onto those of its centred area (float32 points)."""
+    h, w = ori_shape
+    s = min(scale[1] / h, scale[0] / w)
+    x0, y0 = (scale[0] - w * s) / 2, (scale[1] - h * s) / 2
+    corners = np.float32([[0, 0], [w, 0], [0, h]])
+    placed = np.float32([[x0, y0], [x0 + w * s, y0], [x0, y0 + h * s]])
+    return cv2.getAffineTransform(corners, placed)
+
+
+@pytest.mark.parametrize('ori_shape', [(576, 720), (720, 576), (100, 61)])
+def test_letterbox_without_half_pixel_is_official_cris(ori_shape):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (*ori_shape, 3), dtype=np.uint8)
+    mask = (rng.random(ori_shape) > 0.5).astype(np.uint8)
+    results = LetterBoxResize(
+        scale=(416, 416), half_pixel=False)(
+            dict(img=img, gt_seg_map=mask, seg_fields=['gt_seg_map']))
+    matrix = _official_cris_matrix(ori_shape, (416, 416))
+    assert np.array_equal(np.array(results['letterbox_matrix']), matrix)
+    expected = cv2.warpAffine(
+        img,
+        matrix, (416, 416),
+        flags=cv2.INTER_CUBIC,
+        borderValue=CLIP_MEAN_BGR)
+    np.testing.assert_array_equal(results['img'], expected)
+    np.testing.assert_array_equal(
+        results['gt_seg_map'],
+        cv2.warpAffine(mask, matrix, (416, 416), flags=cv2.INTER_NEAREST))
+
+
+def _centre_of_mass(img):
+    ys, xs = np.indices(img.shape)
+    return (img * ys).sum() / img.sum(), (img * xs).sum() / img.sum()
+
+
+@pytest.mark.parametrize('ori_shape', [(144, 180), (180, 144)])
+def test_letterbox_half_pixel_centres_exactly(ori_shape):
+    """A symmetric image stays symmetric (centred) with half-pixel
+    offsets; official CRIS's corner mapping shifts it by (1 - s) / 2 frame
+    pixels right and down."""
+    h, w = ori_shape
+    ys, xs = np.indices(ori_shape, dtype=np.float64)
+    blob = np.exp(-((ys - (h - 1) / 2)**2 / (h / 6)**2 +
+                    (xs - (w - 1) / 2)**2 / (w / 6)**2))
+    img = np.repeat(blob[..., None], 3, -1).astype(np.float32)
+    scale = (104, 104)
+    s = min(104 / h, 104 / w)
+    centred = LetterBoxResize(scale, pad_val=0)(dict(img=img.copy()))
+    official = LetterBoxResize(
+        scale, pad_val=0, half_pixel=False)(
+            dict(img=img.copy()))
+    out = centred['img'][..., 0]
+    np.testing.assert_allclose(out, out[::-1], atol=1e-5)
+    np.testing.assert_allclose(out, out[:, ::-1], atol=1e-5)
+    np.testing.assert_allclose(_centre_of_mass(out), (51.5, 51.5), atol=1e-4)
+    np.testing.assert_allclose(
+        _centre_of_mass(official['img'][..., 0]),
+        (51.5 + (1 - s) / 2, 51.5 + (1 - s) / 2),
+        atol=2e-3)
+    shift = (
+        np.array(official['letterbox_matrix']) -
+        np.array(centred['letterbox_matrix']))
+    np.testing.assert_allclose(
+        shift, [[0, 0, (1 - s) / 2], [0, 0, (1 - s) / 2]], atol=1e-5)
+    assert centred['letterbox_size'] == official['letterbox_size']
+    assert 'half_pixel=False' in repr(LetterBoxResize(half_pixel=False))

@@ -11,7 +11,7 @@ from mmvlsm.registry import TRANSFORMS
 DEFAULT_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
                      'pad_shape', 'scale_factor', 'flip', 'flip_direction',
                      'text', 'prompt_key', 'img_name', 'mask_name',
-                     'dataset_name', 'letterbox_size')
+                     'dataset_name', 'letterbox_size', 'letterbox_matrix')
 TOKEN_KEYS = ('input_ids', 'attention_mask')
 
 

@@ -26,38 +26,138 @@ LossConfigs = Union[ConfigType, Sequence[ConfigType]]
 # Soft Dice plus a real BCE on logits, both with weight 1.
 DEFAULT_LOSSES = (dict(type='SoftDiceLoss'), dict(type='SigmoidBCELoss'))
 
+# A 2x3 affine map from original to input-frame pixels (OpenCV's
+# pixel-centre coordinates), as nested tuples so that it keys a group.
+FrameMatrix = Tuple[Tuple[float, float, float], Tuple[float, float, float]]
+# An image's (height, width); None where unknown.
+Size = Tuple[int, int]
+OptSize = Optional[Size]
 
-def unletterbox(logits: Tensor, content: Tuple[float, float],
-                size: Tuple[int, int]) -> Tensor:
+
+def letterbox_map(meta: dict) -> Optional[FrameMatrix]:
+    """The map a letterbox applied to a sample, None without a letterbox.
+
+    It is ``letterbox_matrix`` of the metainfo (see
+    :class:`~mmvlsm.datasets.transforms.LetterBoxResize`); metainfo with
+    only ``letterbox_size`` (and ``img_shape``) gets the exactly centred
+    map of that size.
+
+    Args:
+        meta (dict): A sample's metainfo.
+
+    Returns:
+        tuple, optional: The 2x3 matrix as nested tuples of floats.
+    """
+    if meta.get('letterbox_matrix') is not None:
+        return tuple(
+            tuple(float(v) for v in row) for row in meta['letterbox_matrix'])
+    if meta.get('letterbox_size') is None:
+        return None
+    return centred_map(meta['ori_shape'][:2], meta['img_shape'][:2],
+                       meta['letterbox_size'])
+
+
+def centred_map(size: Size, frame: Size,
+                content: Sequence[float]) -> FrameMatrix:
+    """The exact map of an image scaled to ``content`` and centred.
+
+    In continuous coordinates (pixel edges at integers) each side is
+    scaled by ``s = content / size`` and offset by ``(frame - content) /
+    2``; the matrix is that map for pixel centres. With ``content ==
+    frame`` it is a plain resize's (OpenCV's ``resize``, mmcv's
+    ``Resize``).
+
+    Args:
+        size (tuple[int, int]): The original (height, width).
+        frame (tuple[int, int]): The frame's (height, width).
+        content (tuple[float, float]): The image's (height, width) in the
+            frame.
+
+    Returns:
+        tuple: The 2x3 matrix as nested tuples of floats.
+    """
+    (sy, sx) = (content[0] / size[0], content[1] / size[1])
+    return ((sx, 0.0, (frame[1] - content[1]) / 2 + (sx - 1) / 2),
+            (0.0, sy, (frame[0] - content[0]) / 2 + (sy - 1) / 2))
+
+
+def sampling_grid(matrix: FrameMatrix, size: Size, frame: Size,
+                  align_corners: bool, like: Tensor) -> Tensor:
+    """Where each original pixel lies in the frame, for ``grid_sample``.
+
+    Args:
+        matrix (tuple): The 2x3 map from original to frame pixels.
+        size (tuple[int, int]): The original (height, width).
+        frame (tuple[int, int]): The frame's (height, width): the input's,
+            whatever the resolution of the maps sampled.
+        align_corners (bool): The ``grid_sample`` convention the grid is
+            for: with True the maps sampled must be at the frame's size.
+        like (Tensor): The grid's dtype and device.
+
+    Returns:
+        Tensor: The grid, (1, *size, 2), (x, y) normalised.
+    """
+    # Normalising is affine too: fold it into the map, per axis.
+    rows = []
+    for (a, b, c), extent in zip(matrix, frame[::-1]):
+        if align_corners:
+            scale, offset = 2 / max(extent - 1, 1), -1.0
+        else:
+            scale, offset = 2 / extent, 1 / extent - 1
+        rows.append((scale * a, scale * b, scale * c + offset))
+    xs = torch.arange(size[1], dtype=torch.float32, device=like.device)
+    ys = torch.arange(size[0], dtype=torch.float32, device=like.device)
+    grid = torch.stack(
+        [a * xs[None, :] + (b * ys + c)[:, None] for a, b, c in rows], -1)
+    return grid[None].to(like.dtype)
+
+
+def sample_at_original_pixels(maps: Tensor, matrix: FrameMatrix, frame: Size,
+                              size: Size, mode: str, padding_mode: str,
+                              align_corners: bool) -> Tensor:
+    """Sample maps over the frame where ``matrix`` put each original pixel.
+
+    Args:
+        maps (Tensor): Maps over the whole frame, (B, C, h, w); at the
+            frame's size where ``align_corners``.
+        matrix (tuple): The 2x3 map from original to frame pixels.
+        frame (tuple[int, int]): The frame's (height, width).
+        size (tuple[int, int]): The original (height, width).
+        mode, padding_mode, align_corners: Those of ``F.grid_sample``.
+
+    Returns:
+        Tensor: The maps at the original pixels, (B, C, *size).
+    """
+    grid = sampling_grid(matrix, size, frame, align_corners, maps)
+    return F.grid_sample(
+        maps,
+        grid.expand(maps.shape[0], -1, -1, -1),
+        mode=mode,
+        padding_mode=padding_mode,
+        align_corners=align_corners)
+
+
+def unletterbox(logits: Tensor, matrix: FrameMatrix, frame: Size,
+                size: Size) -> Tensor:
     """Resample the image area of letterboxed logits to the original size.
 
-    The image fills the centred ``content`` share of the input frame
-    (:class:`~mmvlsm.datasets.transforms.LetterBoxResize`); each output
-    pixel is sampled (bilinear) where the letterbox put it, so the padding
-    is dropped and the mapping is the exact inverse of the letterbox.
+    Each original pixel is sampled (bilinear, ``align_corners=False``)
+    where the letterbox (:class:`~mmvlsm.datasets.transforms.
+    LetterBoxResize`) put it, so the padding is dropped and the mapping is
+    the exact inverse of the letterbox, whichever convention it followed.
 
     Args:
         logits (Tensor): Logits over the whole frame, (B, 1, h, w), any
             resolution.
-        content (tuple[float, float]): Height and width of the image area
-            as fractions of the frame's.
+        matrix (tuple): The letterbox's 2x3 map, see :func:`letterbox_map`.
+        frame (tuple[int, int]): The frame's (height, width).
         size (tuple[int, int]): The original (height, width).
 
     Returns:
         Tensor: Logits of shape (B, 1, *size).
     """
-    # In normalised coordinates the centred image area is the frame scaled
-    # by `content` about the centre, so the inverse map is a pure scaling.
-    theta = logits.new_tensor([[content[1], 0, 0], [0, content[0], 0]])
-    grid = F.affine_grid(
-        theta.expand(logits.shape[0], 2, 3), [logits.shape[0], 1, *size],
-        align_corners=False)
-    return F.grid_sample(
-        logits,
-        grid,
-        mode='bilinear',
-        padding_mode='border',
-        align_corners=False)
+    return sample_at_original_pixels(logits, matrix, frame, size, 'bilinear',
+                                     'border', False)
 
 
 @torch.compiler.disable
@@ -538,8 +638,8 @@ class TextPromptedSegmentor(BaseSegmentor):
             seg_logits (Tensor): Logits of shape (B, 1, h, w).
             data_samples (list[:obj:`SegDataSample`]): The samples, with
                 ``ori_shape`` and optionally ``flip``, ``flip_direction``
-                and ``letterbox_size`` (with ``img_shape``) in their
-                metainfo.
+                and ``letterbox_matrix`` or ``letterbox_size`` (with
+                ``img_shape``) in their metainfo.
 
         Returns:
             list[:obj:`SegDataSample`]: The samples with ``seg_logits``
@@ -550,7 +650,6 @@ class TextPromptedSegmentor(BaseSegmentor):
         if not 0 < threshold < 1:
             raise ValueError('test_cfg.threshold is a probability and must '
                              f'lie strictly between 0 and 1, got {threshold}')
-        logit_threshold = math.log(threshold / (1 - threshold))
         groups: Dict[tuple, List[int]] = {}
         for i, sample in enumerate(data_samples):
             meta = sample.metainfo
@@ -564,33 +663,53 @@ class TextPromptedSegmentor(BaseSegmentor):
                     'LetterBoxResize) instead of padding them.')
             flip_dims = FLIP_DIMS[meta['flip_direction']] if meta.get(
                 'flip', False) else ()
-            # The image's share of the input frame (height, width), 1 when
-            # it fills the frame.
-            content = (1.0, 1.0)
-            if meta.get('letterbox_size') is not None:
-                frame = meta['img_shape'][:2]
-                content = (meta['letterbox_size'][0] / frame[0],
-                           meta['letterbox_size'][1] / frame[1])
             groups.setdefault(
-                (tuple(meta['ori_shape'][:2]), flip_dims, content),
-                []).append(i)
-        for (size, flip_dims, content), indices in groups.items():
+                (tuple(meta['ori_shape'][:2]), flip_dims,
+                 tuple(meta['img_shape'][:2]) if 'img_shape' in meta else None,
+                 letterbox_map(meta)), []).append(i)
+        for (size, flip_dims, frame, matrix), indices in groups.items():
             logits = seg_logits if len(indices) == len(
                 data_samples) else seg_logits[indices]
             if flip_dims:
                 logits = logits.flip(flip_dims)
-            if content == (1.0, 1.0):
-                logits = F.interpolate(
-                    logits,
-                    size=size,
-                    mode='bilinear',
-                    align_corners=self.align_corners)
-            else:
-                logits = unletterbox(logits, content, size)
-            preds = (logits > logit_threshold).long()
+            logits, preds = self.resize_to_original(logits, size, frame,
+                                                    matrix, threshold)
             for logit, pred, i in zip(logits, preds, indices):
                 data_samples[i].set_data(
                     dict(
                         seg_logits=PixelData(data=logit),
                         pred_sem_seg=PixelData(data=pred)))
         return data_samples
+
+    def resize_to_original(self, logits: Tensor, size: Size, frame: OptSize,
+                           matrix: Optional[FrameMatrix],
+                           threshold: float) -> Tuple[Tensor, Tensor]:
+        """Resize a group's logits to their original size and threshold.
+
+        Logits of plain-resized inputs are resized (bilinear) to ``size``;
+        those of letterboxed ones resampled by :func:`unletterbox`. A
+        pixel is foreground where its logit exceeds ``logit(threshold)``.
+
+        Args:
+            logits (Tensor): Logits over the input frame, (B, 1, h, w).
+            size (tuple[int, int]): The original (height, width).
+            frame (tuple[int, int], optional): The input's (height, width),
+                None where the metainfo has no ``img_shape``.
+            matrix (tuple, optional): The letterbox's map (see
+                :func:`letterbox_map`), None for a plain resize.
+            threshold (float): The probability threshold.
+
+        Returns:
+            tuple[Tensor, Tensor]: Logits (B, 1, *size) and masks (int64
+            in {0, 1}) of the same shape.
+        """
+        if matrix is None:
+            logits = F.interpolate(
+                logits,
+                size=size,
+                mode='bilinear',
+                align_corners=self.align_corners)
+        else:
+            logits = unletterbox(logits, matrix, frame, size)
+        logit_threshold = math.log(threshold / (1 - threshold))
+        return logits, (logits > logit_threshold).long()

@@ -3,16 +3,56 @@ from contextlib import nullcontext
 from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmvlsm.registry import MODELS
 from ..utils import (CLIP_TEXT_KEYS, TokenizerConfig,
                      load_openai_clip_state_dict, load_weights_exactly)
-from .base import DEFAULT_LOSSES, LossConfigs, TextPromptedSegmentor
+from .base import (DEFAULT_LOSSES, FrameMatrix, LossConfigs, OptSize, Size,
+                   TextPromptedSegmentor, centred_map,
+                   sample_at_original_pixels)
 
 # OpenAI CLIP weights CRIS does not use: the contrastive temperature.
 UNUSED_CLIP_KEYS = ('logit_scale', )
+# test_cfg['postprocess']: mmvlsm's (bilinear on logits) or official CRIS's.
+POSTPROCESSES = ('mmvlsm', 'official')
+# Probabilities are clamped to [eps, 1 - eps] to give logits back.
+PROBABILITY_EPS = 1e-6
+
+
+def official_unletterbox(logits: Tensor, matrix: FrameMatrix, frame: Size,
+                         size: Size) -> Tensor:
+    """Official CRIS's post-processing: probabilities on the original image.
+
+    As official CRIS's ``inference``/``validate`` do, but batched and on
+    the logits' device: the sigmoid of ``logits`` is upsampled (bicubic,
+    ``align_corners=True``) to the input frame, then each original pixel
+    samples it (bicubic, zeros outside the frame) where ``matrix`` put it:
+    official CRIS's ``cv2.warpAffine(pred, mat_inv, (w, h),
+    flags=cv2.INTER_CUBIC, borderValue=0.)``. The two agree to ~3e-5 with
+    OpenCV 5; OpenCV 4 (official CRIS's) rounds the coordinates to 1/32
+    pixel, and then they differ by up to ~7e-3 inside the image and ~2e-2
+    on its edges.
+
+    Args:
+        logits (Tensor): Logits over the input frame, (B, 1, h, w).
+        matrix (tuple): The 2x3 map from original to frame pixels.
+        frame (tuple[int, int]): The input's (height, width).
+        size (tuple[int, int]): The original (height, width).
+
+    Returns:
+        Tensor: Probabilities (float32) of shape (B, 1, *size); bicubic
+        sampling may take them a little outside [0, 1].
+    """
+    probs = F.interpolate(
+        logits.float().sigmoid(),
+        size=frame,
+        mode='bicubic',
+        align_corners=True)
+    return sample_at_original_pixels(probs, matrix, frame, size, 'bicubic',
+                                     'zeros', True)
 
 
 @MODELS.register_module()
@@ -41,6 +81,13 @@ class CRIS(TextPromptedSegmentor):
     'SigmoidBCELoss'), train_cfg=dict(loss_size='logits')``; medvlsm's
     Dice + BCE at the input resolution is the default. Predictions are
     thresholded at probability 0.35 unless ``test_cfg`` says otherwise.
+    ``test_cfg=dict(postprocess='official')`` maps predictions back as
+    official CRIS does (see :func:`official_unletterbox`) instead: the
+    probabilities, not the logits, are resampled (bicubic to the input,
+    then bicubic onto the original image, following the map of the
+    pipeline's letterbox or plain resize) and thresholded; ``seg_logits``
+    then holds the logits of the probabilities clamped to [1e-6, 1 -
+    1e-6].
 
     Checkpoints of the official code load after
     ``tools/model_converters/cris2mmvlsm.py``.
@@ -74,8 +121,9 @@ class CRIS(TextPromptedSegmentor):
             :func:`mmvlsm.models.adapters.adapt_model`. Defaults to None.
         train_cfg (dict, optional): Training config, see
             :class:`TextPromptedSegmentor`. Defaults to None.
-        test_cfg (dict, optional): Testing config. Defaults to None, i.e.
-            ``dict(threshold=0.35)``.
+        test_cfg (dict, optional): Testing config: ``threshold`` and
+            ``postprocess``, ``'mmvlsm'`` (the default) or ``'official'``.
+            Defaults to None, i.e. ``dict(threshold=0.35)``.
         data_preprocessor (dict, optional): Config of the data
             preprocessor. Defaults to None.
         init_cfg (dict | list[dict], optional): Initialization config.
@@ -108,6 +156,10 @@ class CRIS(TextPromptedSegmentor):
                 threshold=0.35),
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        postprocess = self.test_cfg.get('postprocess', 'mmvlsm')
+        if postprocess not in POSTPROCESSES:
+            raise ValueError(f'test_cfg.postprocess must be one of '
+                             f'{POSTPROCESSES}, got {postprocess!r}.')
         self.backbone = MODELS.build(backbone)
         self.text_encoder = MODELS.build(text_encoder)
         self.neck = MODELS.build(neck)
@@ -213,3 +265,38 @@ class CRIS(TextPromptedSegmentor):
         words, state, pad_mask = text_feats
         queries = self.neck(img_feats, state)
         return self.decode_head(queries, words, pad_mask, state)
+
+    def resize_to_original(self, logits: Tensor, size: Size, frame: OptSize,
+                           matrix: Optional[FrameMatrix],
+                           threshold: float) -> Tuple[Tensor, Tensor]:
+        """Resize a group's logits to their original size and threshold.
+
+        mmvlsm's way (see :class:`TextPromptedSegmentor`) or, with
+        ``test_cfg['postprocess'] == 'official'``, official CRIS's: a pixel
+        is foreground where the probability :func:`official_unletterbox`
+        gives exceeds ``threshold``. Plain-resized inputs are mapped back
+        by the resize's own map (:func:`centred_map` of the whole frame).
+
+        Args:
+            logits (Tensor): Logits over the input frame, (B, 1, h, w).
+            size (tuple[int, int]): The original (height, width).
+            frame (tuple[int, int], optional): The input's (height, width).
+            matrix (tuple, optional): The letterbox's map, None for a
+                plain resize.
+            threshold (float): The probability threshold.
+
+        Returns:
+            tuple[Tensor, Tensor]: Logits (B, 1, *size) and masks (int64
+            in {0, 1}) of the same shape.
+        """
+        if self.test_cfg.get('postprocess', 'mmvlsm') != 'official':
+            return super().resize_to_original(logits, size, frame, matrix,
+                                              threshold)
+        if frame is None:
+            raise ValueError('test_cfg.postprocess="official" needs the '
+                             'input size, img_shape, in the metainfo.')
+        if matrix is None:
+            matrix = centred_map(size, frame, frame)
+        probs = official_unletterbox(logits, matrix, frame, size)
+        preds = (probs > threshold).long()
+        return torch.logit(probs, eps=PROBABILITY_EPS), preds

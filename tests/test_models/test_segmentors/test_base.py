@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -6,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+from mmvlsm.datasets.transforms import LetterBoxResize
 from mmvlsm.models import (SigmoidBCELoss, SoftDiceLoss, TextPromptedSegmentor,
                            openai_clip_tokenizer)
 from mmvlsm.models.segmentors.base import FLIP_DIMS
@@ -136,6 +138,43 @@ def test_grouped_postprocessing_equals_one_image_at_a_time():
         assert torch.equal(result.seg_logits.data, expected)
         assert torch.equal(result.pred_sem_seg.data, (expected.sigmoid()
                                                       > 0.3).long())
+
+
+@pytest.mark.parametrize('half_pixel', [True, False, None])
+@pytest.mark.parametrize('ori_shape', [(576, 720), (720, 576)])
+def test_letterboxed_logits_follow_the_letterbox_matrix(half_pixel, ori_shape):
+    """Logits that are the frame's x (and y) coordinate come back, at each
+    original pixel, as the coordinate the letterbox put it at: bilinear
+    sampling reproduces linear maps, so this checks the map exactly.
+    ``None``: metainfo with only ``letterbox_size`` (the centred map)."""
+    results = LetterBoxResize(
+        scale=(416, 416), half_pixel=half_pixel is not False)(
+            dict(img=np.zeros((*ori_shape, 3), np.uint8)))
+    meta = dict(
+        text='cat',
+        ori_shape=ori_shape,
+        img_shape=results['img_shape'],
+        letterbox_size=results['letterbox_size'])
+    if half_pixel is not None:
+        meta['letterbox_matrix'] = results['letterbox_matrix']
+    # Logits at 1/4 of the frame: pixel j's centre is at 4 j + 1.5.
+    centres = torch.arange(104.) * 4 + 1.5
+    logits = torch.stack(
+        [centres.expand(104, 104), centres[:, None].expand(104, 104)])[:, None]
+    samples = [SegDataSample(metainfo=meta) for _ in range(2)]
+    out = ToySegmentor().postprocess_result(logits, samples)
+    matrix = torch.tensor(results['letterbox_matrix'], dtype=torch.float64)
+    ys, xs = torch.meshgrid(
+        torch.arange(ori_shape[0], dtype=torch.float64),
+        torch.arange(ori_shape[1], dtype=torch.float64),
+        indexing='ij')
+    for axis, sample in enumerate(out):
+        expected = matrix[axis, 0] * xs + matrix[axis, 1] * ys + matrix[axis,
+                                                                        2]
+        inside = (expected >= 1.5) & (expected <= 413.5)
+        got = sample.seg_logits.data[0].double()
+        torch.testing.assert_close(
+            got[inside], expected[inside], atol=1e-3, rtol=0)
 
 
 @pytest.mark.parametrize('threshold', [0, 1, 1.5])

@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import os.path as osp
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from open_clip.transformer import TextTransformer
 
-from mmvlsm.datasets.transforms import LetterBoxResize
+from mmvlsm.datasets.transforms import LetterBoxResize, PackVLSMInputs
 from mmvlsm.models import CRIS
 from mmvlsm.registry import MODELS
 from mmvlsm.testing import save_tiny_openai_clip
@@ -250,6 +251,102 @@ def test_letterboxed_predictions_map_back_to_the_original_image(tiny, flip):
     # Equal but for a pixel's width at the edges of the shapes.
     assert (pred != ori).mean() < 0.03
     assert pred[:8].sum() == 0 and pred[-4:].sum() == 0
+
+
+# OpenCV 4 (official CRIS's) rounds warpAffine's source coordinates to
+# 1/32 pixel: up to ~2e-2 on probabilities at the image's edges, ~7e-3
+# inside; OpenCV 5 does not: ~3e-5.
+OFFICIAL_PROB_ATOL = 1e-4 if int(cv2.__version__.split('.')[0]) >= 5 else 3e-2
+
+
+def smooth_logits(batch, side=104):
+    """Random logits as smooth as CRIS's, most far from the threshold."""
+    return F.interpolate(
+        torch.randn(batch, 1, side // 4, side // 4) * 8,
+        size=(side, side),
+        mode='bicubic')
+
+
+def official_cris_probabilities(logit, ori_shape, frame=(416, 416)):
+    """Official CRIS's inference() on one (1, h, w) logit map: sigmoid,
+    bicubic to the input (align_corners=True), then OpenCV's cubic warp by
+    the inverse of its letterbox matrix (corners to corners, float32)."""
+    h, w = ori_shape
+    s = min(frame[0] / h, frame[1] / w)
+    x0, y0 = (frame[1] - w * s) / 2, (frame[0] - h * s) / 2
+    corners = np.float32([[0, 0], [w, 0], [0, h]])
+    placed = np.float32([[x0, y0], [x0 + w * s, y0], [x0, y0 + h * s]])
+    mat_inv = cv2.getAffineTransform(placed, corners)
+    prob = F.interpolate(
+        logit[None].sigmoid(), size=frame, mode='bicubic',
+        align_corners=True)[0, 0].numpy()
+    return cv2.warpAffine(
+        prob, mat_inv, (w, h), flags=cv2.INTER_CUBIC, borderValue=0.)
+
+
+@pytest.fixture(scope='module')
+def tiny_official():
+    torch.manual_seed(0)
+    return build(
+        tiny_model_cfg(
+            test_cfg=dict(threshold=0.35, postprocess='official'))).eval()
+
+
+def test_official_postprocessing_matches_official_cris(tiny_official):
+    """A batch of landscape and portrait images letterboxed as official CRIS
+    does; each group mapped back at once equals official CRIS's per-image
+    OpenCV post-processing, masks but for pixels at the threshold."""
+    shapes = [(576, 720), (720, 576), (300, 417), (576, 720)]
+    samples = []
+    for shape in shapes:
+        results = LetterBoxResize(
+            scale=(416, 416), half_pixel=False)(
+                dict(
+                    img=np.zeros((*shape, 3), np.uint8),
+                    ori_shape=shape,
+                    text='a polyp'))
+        samples.append(PackVLSMInputs()(results)['data_samples'])
+    torch.manual_seed(1)
+    logits = smooth_logits(len(shapes))
+    out = tiny_official.postprocess_result(logits, samples)
+    for logit, shape, sample in zip(logits, shapes, out):
+        ref = official_cris_probabilities(logit, shape)
+        prob = sample.seg_logits.data[0].sigmoid().numpy()
+        pred = sample.pred_sem_seg.data[0].numpy()
+        assert prob.shape == pred.shape == shape
+        np.testing.assert_allclose(
+            prob, ref.clip(1e-6, 1 - 1e-6), atol=OFFICIAL_PROB_ATOL, rtol=0)
+        differ = pred != (ref > 0.35)
+        assert differ.mean() <= 0.005
+        # Only where official CRIS's probability is at the threshold.
+        assert np.all(np.abs(ref[differ] - 0.35) <= OFFICIAL_PROB_ATOL)
+
+
+def test_official_postprocessing_of_plain_resized_inputs(tiny_official):
+    """Without a letterbox the plain resize's map is inverted: inside the
+    image as OpenCV's bicubic resize from the input to the original."""
+    shape = (300, 417)
+    torch.manual_seed(2)
+    logits = smooth_logits(1)
+    out = tiny_official.postprocess_result(
+        logits, samples(['a polyp'], ori_shape=shape, img_shape=(416, 416)))
+    prob = out[0].seg_logits.data[0].sigmoid().numpy()
+    up = F.interpolate(
+        logits.sigmoid(), size=(416, 416), mode='bicubic',
+        align_corners=True)[0, 0].numpy()
+    ref = cv2.resize(up, shape[::-1], interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_allclose(
+        prob[2:-2, 2:-2],
+        ref[2:-2, 2:-2].clip(1e-6, 1 - 1e-6),
+        atol=OFFICIAL_PROB_ATOL,
+        rtol=0)
+    assert torch.equal(out[0].pred_sem_seg.data[0],
+                       torch.from_numpy(prob > 0.35).long())
+
+
+def test_postprocess_is_checked():
+    with pytest.raises(ValueError, match='postprocess'):
+        build(tiny_model_cfg(test_cfg=dict(postprocess='opencv')))
 
 
 def test_clip_pretrained_initialises_backbone_and_text(tmp_path):
