@@ -10,9 +10,9 @@ from torch import Tensor
 from mmvlsm.registry import MODELS
 from ..utils import (CLIP_TEXT_KEYS, TokenizerConfig,
                      load_openai_clip_state_dict, load_weights_exactly)
-from .base import (DEFAULT_LOSSES, FrameMatrix, LossConfigs, OptSize, Size,
-                   TextPromptedSegmentor, centred_map,
-                   sample_at_original_pixels)
+from ..utils.frame_geometry import (FrameMatrix, OptSize, Size, centred_map,
+                                    sample_at_original_pixels)
+from .base import DEFAULT_LOSSES, LossConfigs, TextPromptedSegmentor
 
 # OpenAI CLIP weights CRIS does not use: the contrastive temperature.
 UNUSED_CLIP_KEYS = ('logit_scale', )
