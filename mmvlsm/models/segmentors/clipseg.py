@@ -10,6 +10,7 @@ from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 from mmvlsm.registry import MODELS
 from ..decode_heads import reset_clipseg_decoder_io_layers
 from ..utils import TokenizerConfig, hf_from_pretrained
+from ..utils.activations import replace_quick_gelu
 from .base import DEFAULT_LOSSES, LossConfigs, TextPromptedSegmentor
 
 
@@ -39,6 +40,9 @@ class CLIPSeg(TextPromptedSegmentor):
     are never run (transformers runs them) and stay frozen, and adapters
     or LoRA placed in them are refused. They stay in the model, so that
     checkpoints keep every weight of the Hub model.
+
+    Quick GELU activations run in place where nothing needs gradients
+    (:class:`~mmvlsm.models.utils.activations.QuickGELU`: same values).
 
     A model built from ``config`` gets torch's default init in the
     decoder's FiLM, reduce and upsampling layers instead of transformers'
@@ -136,6 +140,7 @@ class CLIPSeg(TextPromptedSegmentor):
                     **config, attn_implementation=attn_implementation))
             reset_clipseg_decoder_io_layers(clipseg.decoder)
         self.hf_config: CLIPSegConfig = clipseg.config
+        replace_quick_gelu(clipseg)
         self.vision_model = clipseg.clip.vision_model
         self.text_model = clipseg.clip.text_model
         self.text_projection = clipseg.clip.text_projection
