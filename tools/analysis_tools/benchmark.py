@@ -34,7 +34,8 @@ Further modes:
   ``ViTImageProcessor``, ``CLIPSegForImageSegmentation`` with the same
   weights, sigmoid, resize to each image's size, threshold; ``--images``
   images, ``--batch-size`` at a time, alternating rounds, with the ratio
-  and how many pixels the two sets of masks share;
+  and how many pixels the two sets of masks share (``--amp`` runs both
+  under the same ``torch.autocast``);
 - ``--volume [Z Y X]`` (100 512 512 without values): slices/s of a
   synthetic CT (int16 HU, 0.7 x 0.7 x 2.5 mm, written as
   ``--volume-format``) through ``read_volume``, ``inference_model`` (the
@@ -193,11 +194,11 @@ def parse_args() -> argparse.Namespace:
                      'model\'s own input size; it does not combine with '
                      '--batch-sizes, --profile, --data, --img-size or '
                      '--inference-only')
-    if args.against_hf and (args.against or args.batch_sizes or args.profile or
-                            args.data or args.volume is not None or args.amp):
-        parser.error('--against-hf times inference alone, in fp32; it does '
-                     'not combine with --against, --batch-sizes, --profile, '
-                     '--data, --volume or --amp')
+    if args.against_hf and (args.against or args.batch_sizes or args.profile
+                            or args.data or args.volume is not None):
+        parser.error('--against-hf times inference alone; it does not '
+                     'combine with --against, --batch-sizes, --profile, '
+                     '--data or --volume')
     if args.volume == []:
         args.volume = list(VOLUME_SHAPE)
     if args.volume is not None:
@@ -752,12 +753,17 @@ def against_transformers(model: TextPromptedSegmentor, cfg: Config,
     prompt = PROMPTS[0]
     threshold = model.test_cfg.get('threshold', 0.5)
 
+    autocast = autocast_fn(args, device)
+
     def theirs() -> List[torch.Tensor]:
-        return transformers_path(twin, processor, model.tokenizer, images,
-                                 prompt, args.batch_size, threshold, device)
+        with autocast():
+            return transformers_path(twin, processor, model.tokenizer, images,
+                                     prompt, args.batch_size, threshold,
+                                     device)
 
     def ours() -> List[torch.Tensor]:
-        results = inference_model(model, images, prompt, args.batch_size)
+        with autocast():
+            results = inference_model(model, images, prompt, args.batch_size)
         return [result.pred_sem_seg.data[0].bool() for result in results]
 
     runs: Dict[str, List[float]] = dict(transformers=[], mmvlsm=[])
