@@ -8,12 +8,5 @@ model = dict(
     backbone=dict(window=window, patch_depth=8),
     decoder=dict(window=window, patch_depth=8),
     student_sizes=((56, 56, 8), (40, 40, 8)))
-train_pipeline = [
-    dict(type='LoadVolumeFromFile', window={{_base_.volume_window}}),
-    dict(type='LoadVolumeAnnotations'),
-    dict(type='RandomActiveClass'),
-    dict(type='BinarizeActiveClass'),
-    dict(type='RandomVolumeCrop', crop_size=teacher_size),
-    dict(type='PackVolumeInputs', meta_keys={{_base_.meta_keys}}),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.train_pipeline_64x64x8}}))

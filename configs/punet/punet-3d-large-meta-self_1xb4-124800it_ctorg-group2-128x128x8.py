@@ -8,12 +8,5 @@ model = dict(
     backbone=dict(window=window, patch_depth=8),
     decoder=dict(window=window, patch_depth=8),
     student_sizes=((112, 112, 8), (80, 80, 8)))
-train_pipeline = [
-    dict(type='LoadVolumeFromFile', window={{_base_.volume_window}}),
-    dict(type='LoadVolumeAnnotations'),
-    dict(type='RandomActiveClass'),
-    dict(type='BinarizeActiveClass'),
-    dict(type='RandomVolumeCrop', crop_size=teacher_size),
-    dict(type='PackVolumeInputs', meta_keys={{_base_.meta_keys}}),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.train_pipeline_128x128x8}}))

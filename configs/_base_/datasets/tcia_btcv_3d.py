@@ -9,24 +9,37 @@
 # (batch 1: volumes differ in depth), reported per class.
 _base_ = ['./tcia_btcv_2d.py']
 # The teacher's field of view (H, W, D), upstream's `3d_flat` (students
-# 112 x 112 x 4 and 80 x 80 x 4). A model config with another field of
-# view sets teacher_size and lists train_pipeline and
-# train_dataloader.dataset.pipeline again (see toy_organs_3d.py): values
-# inherited from a base config are fixed there.
+# 112 x 112 x 4 and 80 x 80 x 4).
 teacher_size = (128, 128, 4)
 dataset_type = 'MultiClassVolumeDataset'
 data_root = 'data/tcia_btcv_3d'
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'spacing',
              'img_name', 'mask_name', 'dataset_name', 'subject',
              'active_class')
-train_pipeline = [
-    dict(type='LoadVolumeFromFile', window={{_base_.volume_window}}),
-    dict(type='LoadVolumeAnnotations'),
-    dict(type='RandomActiveClass'),
-    dict(type='BinarizeActiveClass'),
-    dict(type='RandomVolumeCrop', crop_size=teacher_size),
-    dict(type='PackVolumeInputs', meta_keys=meta_keys),
-]
+
+
+def crop_pipeline(crop_size):
+    """The training pipeline with teacher crops of ``crop_size``.
+
+    Values inherited from a base config are fixed there, so a config with
+    another field of view sets its dataset's pipeline to one of the
+    variants below.
+    """
+    return [
+        dict(type='LoadVolumeFromFile', window={{_base_.volume_window}}),
+        dict(type='LoadVolumeAnnotations'),
+        dict(type='RandomActiveClass'),
+        dict(type='BinarizeActiveClass'),
+        dict(type='RandomVolumeCrop', crop_size=crop_size),
+        dict(type='PackVolumeInputs', meta_keys=meta_keys),
+    ]
+
+
+train_pipeline = crop_pipeline(teacher_size)
+# Upstream's `3d_aniso` and `3d_large` fields of view, and the toy one.
+train_pipeline_64x64x8 = crop_pipeline((64, 64, 8))
+train_pipeline_128x128x8 = crop_pipeline((128, 128, 8))
+train_pipeline_32x32x8 = crop_pipeline((32, 32, 8))
 test_pipeline = [
     dict(type='LoadVolumeFromFile', window={{_base_.volume_window}}),
     dict(type='LoadVolumeAnnotations'),

@@ -8,14 +8,7 @@ _base_ = ['./tcia_btcv_3d.py']
 class_names = ['background', 'liver', 'spleen', 'left kidney', 'right kidney']
 teacher_size = (32, 32, 8)
 data_root = 'data/toy_organs_3d'
-train_pipeline = [
-    dict(type='LoadVolumeFromFile', window={{_base_.volume_window}}),
-    dict(type='LoadVolumeAnnotations'),
-    dict(type='RandomActiveClass'),
-    dict(type='BinarizeActiveClass'),
-    dict(type='RandomVolumeCrop', crop_size=teacher_size),
-    dict(type='PackVolumeInputs', meta_keys={{_base_.meta_keys}}),
-]
+train_pipeline = {{_base_.train_pipeline_32x32x8}}
 train_dataloader = dict(
     batch_size=2,
     num_workers=2,
