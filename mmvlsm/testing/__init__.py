@@ -1,9 +1,13 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from .hub_cache import add_to_hub_cache
+from .tiny_hf_vits import (save_tiny_hf_dinov2, save_tiny_hf_vit,
+                           save_tiny_hf_vit_mae)
 from .tiny_open_clip import save_tiny_open_clip
 from .tiny_openai_clip import save_tiny_openai_clip, save_tiny_openai_clip_vit
 from .volumes import make_volume, write_dicom_series
 
 __all__ = [
-    'save_tiny_open_clip', 'save_tiny_openai_clip',
+    'add_to_hub_cache', 'save_tiny_hf_vit', 'save_tiny_hf_vit_mae',
+    'save_tiny_hf_dinov2', 'save_tiny_open_clip', 'save_tiny_openai_clip',
     'save_tiny_openai_clip_vit', 'make_volume', 'write_dicom_series'
 ]

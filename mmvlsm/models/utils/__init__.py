@@ -4,6 +4,9 @@ from .clip_vit_checkpoint import (load_clip_vit_state_dict,
 from .cris_checkpoint import (UNUSED_CRIS_KEYS, cris_to_mmvlsm, mmvlsm_to_cris,
                               strip_data_parallel_prefix)
 from .hf_loading import hf_from_pretrained, hf_loading_errors
+from .hf_vit_checkpoints import (HF_VIT_MODEL_TYPES, hf_dinov2_to_mmpretrain,
+                                 hf_vit_arch, hf_vit_mae_to_mmpretrain,
+                                 hf_vit_to_mmpretrain, load_hf_vit_state_dict)
 from .open_clip_loading import (open_clip_from_pretrained, open_clip_name,
                                 open_clip_tokenizer)
 from .openai_clip_loading import (CLIP_TEXT_KEYS, load_openai_clip_state_dict,
@@ -20,5 +23,7 @@ __all__ = [
     'load_clip_vit_state_dict', 'openai_clip_vit_to_mmpretrain',
     'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm', 'mmvlsm_to_cris',
     'strip_data_parallel_prefix', 'punet_to_mmvlsm', 'mmvlsm_to_punet',
-    'drop_depth_axis', 'add_depth_axis'
+    'drop_depth_axis', 'add_depth_axis', 'HF_VIT_MODEL_TYPES',
+    'load_hf_vit_state_dict', 'hf_vit_arch', 'hf_vit_to_mmpretrain',
+    'hf_vit_mae_to_mmpretrain', 'hf_dinov2_to_mmpretrain'
 ]
