@@ -13,7 +13,7 @@ from mmseg.structures import SegDataSample
 from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 
 from mmvlsm.models import BiomedCLIPSeg, build_tokenizer
-from mmvlsm.testing import save_tiny_open_clip
+from mmvlsm.testing import add_to_hub_cache, save_tiny_open_clip
 
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -227,31 +227,20 @@ def test_missing_weights_are_an_error(tiny_dir, tmp_path):
         BiomedCLIPSeg(pretrained=str(no_weights))
 
 
-def _cache_repo(cache, repo, files):
-    """Lay files out as the Hugging Face cache keeps a Hub repository."""
-    repo_dir = cache / f'models--{repo.replace("/", "--")}'
-    snapshot = repo_dir / 'snapshots' / ('0' * 40)
-    snapshot.mkdir(parents=True)
-    for path in files:
-        shutil.copy(path, snapshot)
-    (repo_dir / 'refs').mkdir()
-    (repo_dir / 'refs' / 'main').write_text('0' * 40)
-
-
 def test_loads_a_hub_name_from_the_offline_cache(tmp_path):
     """``hf-hub:`` names resolve through the HF cache with HF_HUB_OFFLINE=1:
     open_clip's config and weights from one repository, the text tower's
     config and tokenizer from the one it names."""
     source = tmp_path / 'source'
     save_tiny_open_clip(str(source), text_model_name='tiny-org/tiny-bert')
-    files = {p.name: p for p in source.iterdir()}
+    files = [p.name for p in source.iterdir()]
     cache = tmp_path / 'hub'
-    _cache_repo(
-        cache, 'tiny-org/tiny-biomedclip',
-        [files['open_clip_config.json'], files['open_clip_model.safetensors']])
-    _cache_repo(
-        cache, 'tiny-org/tiny-bert',
-        [files[name] for name in files if not name.startswith('open_clip')])
+    add_to_hub_cache(
+        str(cache), 'tiny-org/tiny-biomedclip', str(source),
+        ['open_clip_config.json', 'open_clip_model.safetensors'])
+    add_to_hub_cache(
+        str(cache), 'tiny-org/tiny-bert', str(source),
+        [name for name in files if not name.startswith('open_clip')])
     script = (
         'import torch, open_clip\n'
         'from safetensors.torch import load_file\n'
