@@ -25,12 +25,9 @@ def _save(model: PreTrainedModel, path: str, seed: int, weights: str,
           max_shard_size: Union[int, str]) -> PreTrainedModel:
     """Move every weight off its init, so that a weight landing in the wrong
     place (a LayerScale of ones, a zero bias) changes the features; then save
-    ``model`` in eval mode.
-
-    Args:
-        weights (str): ``'safetensors'`` (``model.safetensors``) or
-            ``'bin'`` (``pytorch_model.bin``, as older Hub repositories).
-    """
+    ``model`` in eval mode, as ``model.safetensors`` (``weights=
+    'safetensors'``) or ``pytorch_model.bin`` (``'bin'``, as older Hub
+    repositories)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in model.parameters():
@@ -38,8 +35,7 @@ def _save(model: PreTrainedModel, path: str, seed: int, weights: str,
     model.eval().save_pretrained(path, max_shard_size=max_shard_size)
     if weights == 'bin':
         safetensors = osp.join(path, 'model.safetensors')
-        torch.save(load_file(safetensors), osp.join(path,
-                                                    'pytorch_model.bin'))
+        torch.save(load_file(safetensors), osp.join(path, 'pytorch_model.bin'))
         os.remove(safetensors)
     elif weights != 'safetensors':
         raise ValueError(f'Unknown weights format "{weights}".')
@@ -78,8 +74,11 @@ def save_tiny_hf_vit_mae(path: str,
                          **config) -> ViTMAEForPreTraining:
     """Save a tiny random ``ViTMAEForPreTraining`` (encoder and decoder).
 
-    Args: as :func:`save_tiny_hf_vit`, ``config`` overriding a tiny
-        ``ViTMAEConfig`` (with a 1-layer, 16-wide decoder).
+    Args:
+        path, seed, weights, max_shard_size: As in :func:`save_tiny_hf_vit`.
+        **config: Overrides of the tiny ``ViTMAEConfig`` (the encoder of
+            :func:`save_tiny_hf_vit`, a 1-layer 16-wide decoder; the
+            default ``mask_ratio`` of 0.75, as the Hub configs).
 
     Returns:
         ViTMAEForPreTraining: The saved model, in eval mode.
@@ -105,8 +104,10 @@ def save_tiny_hf_dinov2(path: str,
                         **config) -> Dinov2Model:
     """Save a tiny random ``Dinov2Model`` (with its mask token).
 
-    Args: as :func:`save_tiny_hf_vit`, ``config`` overriding a tiny
-        ``Dinov2Config`` with DINOv2's 14-px patches on 56-px images.
+    Args:
+        path, seed, weights, max_shard_size: As in :func:`save_tiny_hf_vit`.
+        **config: Overrides of the tiny ``Dinov2Config`` (32 wide, 2
+            layers, 4 heads, DINOv2's 14-px patches on 56-px images).
 
     Returns:
         Dinov2Model: The saved model, in eval mode.

@@ -84,7 +84,8 @@ def _linear_renames(modules: Mapping[str, str]) -> Dict[str, str]:
     """Weight and bias renames of whole modules."""
     return {
         f'{old}.{param}': f'{new}.{param}'
-        for old, new in modules.items() for param in ('weight', 'bias')
+        for old, new in modules.items()
+        for param in ('weight', 'bias')
     }
 
 
@@ -95,6 +96,10 @@ _VIT_BLOCK = _linear_renames({
     'intermediate.dense': 'ffn.layers.0.0',
     'output.dense': 'ffn.layers.1',
 })
+_LAYER_SCALES = {
+    'layer_scale1.lambda1': 'attn.gamma1.weight',
+    'layer_scale2.lambda1': 'ffn.gamma2.weight',
+}
 _DINOV2_BLOCK = {
     **_linear_renames({
         'norm1': 'ln1',
@@ -105,8 +110,7 @@ _DINOV2_BLOCK = {
         'mlp.weights_in': 'ffn.w12',
         'mlp.weights_out': 'ffn.w3',
     }),
-    'layer_scale1.lambda1': 'attn.gamma1.weight',
-    'layer_scale2.lambda1': 'ffn.gamma2.weight',
+    **_LAYER_SCALES
 }
 # Weights every checkpoint must hold; in every block, as well as those
 # block 0 has (the qkv bias, the MLP in one of its two forms).
@@ -191,10 +195,9 @@ def _convert(state_dict: StateDict, family: str, base_prefix: str,
         converted[f'layers.{index}.attn.qkv.{param}'] = torch.cat(
             [parts['query'], parts['key'], parts['value']])
 
-    num_layers = 1 + max(
-        (int(key.split('.')[1])
-         for key in converted if key.startswith('layers.')),
-        default=-1)
+    num_layers = 1 + max((int(key.split('.')[1])
+                          for key in converted if key.startswith('layers.')),
+                         default=-1)
     block_0 = {
         key[len('layers.0.'):]
         for key in converted if key.startswith('layers.0.')
@@ -214,7 +217,8 @@ def _convert(state_dict: StateDict, family: str, base_prefix: str,
         MMLogger.get_current_instance().info(
             f'Dropped the {family} weights no ViT encoder uses: unused=' +
             ', '.join(f'{prefix}{"*" if prefix.endswith(".") else ""} '
-                      f'({count})' for prefix, count in sorted(dropped.items())))
+                      f'({count})'
+                      for prefix, count in sorted(dropped.items())))
     return converted
 
 

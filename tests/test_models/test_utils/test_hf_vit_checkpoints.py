@@ -11,9 +11,8 @@ from transformers import Dinov2Model
 
 from mmvlsm.models.backbones import PromptedViT
 from mmvlsm.models.utils import (hf_dinov2_to_mmpretrain, hf_vit_arch,
-                                 hf_vit_to_mmpretrain, load_hf_vit_state_dict,
-                                 load_weights_exactly)
-from mmvlsm.models.utils import hf_vit_checkpoints
+                                 hf_vit_checkpoints, hf_vit_to_mmpretrain,
+                                 load_hf_vit_state_dict, load_weights_exactly)
 from mmvlsm.testing import (add_to_hub_cache, save_tiny_hf_dinov2,
                             save_tiny_hf_vit, save_tiny_hf_vit_mae)
 
@@ -38,8 +37,9 @@ def saved(tmp_path_factory):
 
 
 def _mmpretrain_vit(directory, **kwargs):
-    vit = VisionTransformer(out_type='raw', **{**hf_vit_arch(directory),
-                                               **kwargs})
+    arch = hf_vit_arch(directory)
+    arch.update(kwargs)
+    vit = VisionTransformer(out_type='raw', **arch)
     vit.eval()
     return vit
 
@@ -51,13 +51,13 @@ def _hf_tokens(fmt, model, x):
     # MAE shuffles the patches by random noise and keeps the first
     # (1 - mask_ratio): with none masked, ids_restore puts them back.
     model.config.mask_ratio = 0.0
-    noise = torch.rand(x.shape[0], model.vit.embeddings.patch_embeddings.
-                       num_patches)
+    noise = torch.rand(x.shape[0],
+                       model.vit.embeddings.patch_embeddings.num_patches)
     out = model.vit(x, noise=noise)
     tokens = out.last_hidden_state
     patches = torch.gather(
-        tokens[:, 1:], 1, out.ids_restore[..., None].expand(
-            -1, -1, tokens.shape[-1]))
+        tokens[:, 1:], 1,
+        out.ids_restore[..., None].expand(-1, -1, tokens.shape[-1]))
     assert not torch.allclose(patches, tokens[:, 1:])  # it did shuffle
     return torch.cat([tokens[:, :1], patches], dim=1)
 
@@ -222,8 +222,10 @@ def test_missing_and_unknown_weights(saved):
         del broken[key]
         with pytest.raises(ValueError, match=f'Missing ViT .*{key}'):
             hf_vit_to_mmpretrain(broken)
-    unknown = {**state_dict, 'encoder.layer.0.adapter.weight': torch.zeros(1),
-               'head.weight': torch.zeros(1)}
+    unknown = {
+        **state_dict, 'encoder.layer.0.adapter.weight': torch.zeros(1),
+        'head.weight': torch.zeros(1)
+    }
     with pytest.raises(ValueError) as info:
         hf_vit_to_mmpretrain(unknown)
     assert "['encoder.layer.0.adapter.weight', 'head.weight']" in str(
@@ -231,8 +233,8 @@ def test_missing_and_unknown_weights(saved):
 
     dinov2 = _stored(saved, 'dinov2')
     del dinov2['encoder.layer.1.layer_scale2.lambda1']
-    with pytest.raises(ValueError,
-                       match='encoder.layer.1.layer_scale2.lambda1'):
+    with pytest.raises(
+            ValueError, match='encoder.layer.1.layer_scale2.lambda1'):
         hf_dinov2_to_mmpretrain(dinov2)
     # A ViT checkpoint is not a DINOv2 one.
     with pytest.raises(ValueError, match='Unknown DINOv2 weights'):
@@ -244,11 +246,12 @@ def test_unused_weights_are_dropped_and_logged(saved):
     state_dict = {f'vit.{k}': v for k, v in _stored(saved, 'vit').items()}
     state_dict['classifier.weight'] = torch.zeros(3, 32)
     logger = mock.Mock()
-    with mock.patch.object(hf_vit_checkpoints.MMLogger,
-                           'get_current_instance',
-                           return_value=logger):
+    with mock.patch.object(
+            hf_vit_checkpoints.MMLogger,
+            'get_current_instance',
+            return_value=logger):
         converted = hf_vit_to_mmpretrain(state_dict)
-    assert not any(key.startswith(('pooler', 'classifier', 'vit'))
-                   for key in converted)
+    assert not any(
+        key.startswith(('pooler', 'classifier', 'vit')) for key in converted)
     message = logger.info.call_args[0][0]
     assert 'unused=classifier.* (1), pooler.* (2)' in message
