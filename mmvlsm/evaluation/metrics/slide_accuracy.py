@@ -234,13 +234,15 @@ class SlideAccuracy(BaseMetric):
             osp.join(self.output_dir, 'patch_predictions.csv'),
             table(['img_path', 'slide_id', 'gt_label', 'pred_label'] +
                   score_names, patches))
-        slides = [[
-            slide_id,
-            len(slide_rows[slide_id]),
-            int(label),
-            int(predicted), *(f'{v:.6f}' for v in score)
-        ] for slide_id, label, predicted, score in zip(
-            slide_ids, slide_target, slide_pred, slide_scores)]
+        slides = []
+        for slide_id, label, predicted, score in zip(slide_ids, slide_target,
+                                                     slide_pred, slide_scores):
+            slides.append([
+                slide_id,
+                len(slide_rows[slide_id]),
+                int(label),
+                int(predicted), *(f'{v:.6f}' for v in score)
+            ])
         write_atomic(
             osp.join(self.output_dir, 'slide_predictions.csv'),
             table(['slide_id', 'num_patches', 'gt_label', 'pred_label'] +
