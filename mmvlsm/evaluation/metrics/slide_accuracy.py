@@ -3,7 +3,7 @@ import csv
 import io
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -29,22 +29,27 @@ class SlideAccuracy(BaseMetric):
     """Patch accuracy and slide accuracy by soft voting, in percent.
 
     Each data sample is one patch of a slide (whole-slide image, "bag").
-    A slide's prediction is the argmax of the mean of its patches'
+    A slide's prediction is the class of the highest mean of its patches'
     probabilities (``pred_score``, softmax outputs); its label is that of
-    its patches, which must all agree. Returned keys (percent, not
-    rounded; ``<i>`` is the label):
+    its patches, which must all agree. Where several classes share the
+    highest score (a tie), ``tie`` decides, for patches and slides alike.
+    Returned keys (percent, not rounded; ``<i>`` is the label):
 
     - ``accuracy``: patch-level top-1 accuracy;
     - ``accuracy_<i>`` / ``mean_accuracy``: per-class patch accuracy and
       the mean over classes;
     - ``slide_accuracy``: slide-level accuracy;
     - ``slide_accuracy_<i>`` / ``mean_slide_accuracy``: per-class slide
-      accuracy and the mean over classes.
+      accuracy and the mean over classes;
+    - ``slide_ties``: the number of slides whose vote was a tie.
 
     These are CITE's ``accuracy``, ``class_accuracy`` / ``mean_accuracy``,
     ``bag_accuracy`` and ``bag_class_accuracy`` / ``mean_bag_accuracy``.
     Per-class keys, and the means, cover only the classes that have
-    samples (patches, resp. slides).
+    samples (patches, resp. slides): a class without slides is left out of
+    ``mean_slide_accuracy``, where CITE's evaluation (mmcls 0.25's
+    ``accuracy``) divides by its count of zero and raises
+    ``ZeroDivisionError``.
 
     ``process`` only stores ``(slide_id, pred_score, gt_label)`` of every
     patch; the slides are formed in ``compute_metrics``, which mmengine
@@ -62,6 +67,9 @@ class SlideAccuracy(BaseMetric):
     probabilities), each written whole or not at all.
 
     Args:
+        tie (str): The class a tie goes to: ``'lowest'`` (the lowest label,
+            as ``argmax``, and as CITE's ``torch.topk`` on 3 classes) or
+            ``'highest'``. Defaults to ``'lowest'``.
         output_dir (str, optional): Folder for the prediction CSVs.
             Defaults to None (none saved).
         collect_device (str): Device used to collect results from the
@@ -76,11 +84,33 @@ class SlideAccuracy(BaseMetric):
     default_prefix: Optional[str] = None
 
     def __init__(self,
+                 tie: str = 'lowest',
                  output_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if tie not in ('lowest', 'highest'):
+            raise ValueError(
+                f"SlideAccuracy's tie should be 'lowest' or 'highest', got "
+                f'{tie!r}')
+        self.tie = tie
         self.output_dir = output_dir
+
+    def _vote(self, scores: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The predicted class of each row and whether it was a tie.
+
+        Args:
+            scores (np.ndarray): Scores, shape (N, num_classes).
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: Labels (N, ) and tie flags (N, ).
+        """
+        top = scores == scores.max(axis=1, keepdims=True)
+        if self.tie == 'lowest':
+            pred = top.argmax(axis=1)
+        else:
+            pred = scores.shape[1] - 1 - top[:, ::-1].argmax(axis=1)
+        return pred, top.sum(axis=1) > 1
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Store the slide id, probabilities and label of every patch.
@@ -121,7 +151,8 @@ class SlideAccuracy(BaseMetric):
             results (list[dict]): The records stored by ``process``.
 
         Returns:
-            dict[str, float]: The keys listed in the class docstring.
+            dict[str, float]: The keys listed in the class docstring
+            (``slide_ties`` an int).
 
         Raises:
             ValueError: If there are no results, the score lengths differ,
@@ -153,29 +184,37 @@ class SlideAccuracy(BaseMetric):
             slide_scores[j] = scores[rows].mean(axis=0)
             slide_target[j] = labels[0]
 
+        pred, _ = self._vote(scores)
+        slide_pred, slide_ties = self._vote(slide_scores)
         metrics: Dict[str, float] = OrderedDict()
         rows_table = []
-        for level, key, score, tgt in (('patch', 'accuracy', scores, target),
-                                       ('slide', 'slide_accuracy',
-                                        slide_scores, slide_target)):
-            pred = score.argmax(axis=1)
-            per_class = _per_class_accuracy(pred, tgt, num_classes)
-            metrics[key] = float((pred == tgt).mean()) * 100
+        for level, key, prd, tgt in (('patch', 'accuracy', pred, target),
+                                     ('slide', 'slide_accuracy', slide_pred,
+                                      slide_target)):
+            per_class = _per_class_accuracy(prd, tgt, num_classes)
+            metrics[key] = float((prd == tgt).mean()) * 100
             metrics.update(
                 (f'{key}_{c}', value) for c, value in per_class.items())
             metrics[f'mean_{key}'] = float(np.mean(list(per_class.values())))
             rows_table.append((level, len(tgt), metrics[key],
                                metrics[f'mean_{key}'], per_class))
+        metrics['slide_ties'] = int(slide_ties.sum())
         self._log_table(rows_table, num_classes)
+        if metrics['slide_ties']:
+            print_log(
+                f"{metrics['slide_ties']} slide vote(s) were ties, given to "
+                f'the {self.tie} tied class',
+                logger='current')
         if self.output_dir is not None:
-            self._save_predictions(results, scores, list(slide_rows),
-                                   slide_rows, slide_scores, slide_target)
+            self._save_predictions(results, scores, pred, list(slide_rows),
+                                   slide_rows, slide_scores, slide_pred,
+                                   slide_target)
         return metrics
 
     def _save_predictions(self, results: List[dict], scores: np.ndarray,
-                          slide_ids: List[str], slide_rows: Dict[str,
-                                                                 List[int]],
-                          slide_scores: np.ndarray,
+                          pred: np.ndarray, slide_ids: List[str],
+                          slide_rows: Dict[str, List[int]],
+                          slide_scores: np.ndarray, slide_pred: np.ndarray,
                           slide_target: np.ndarray) -> None:
         """Write ``patch_predictions.csv`` and ``slide_predictions.csv``."""
         score_names = [f'score_{c}' for c in range(scores.shape[1])]
@@ -189,19 +228,21 @@ class SlideAccuracy(BaseMetric):
 
         patches = [[
             r['img_path'], r['slide_id'], r['gt_label'],
-            int(score.argmax()), *(f'{v:.6f}' for v in score)
-        ] for r, score in zip(results, scores)]
+            int(label), *(f'{v:.6f}' for v in score)
+        ] for r, label, score in zip(results, pred, scores)]
         write_atomic(
             osp.join(self.output_dir, 'patch_predictions.csv'),
             table(['img_path', 'slide_id', 'gt_label', 'pred_label'] +
                   score_names, patches))
-        slides = [[
-            slide_id,
-            len(slide_rows[slide_id]),
-            int(label),
-            int(score.argmax()), *(f'{v:.6f}' for v in score)
-        ] for slide_id, label, score in zip(slide_ids, slide_target,
-                                            slide_scores)]
+        slides = []
+        for slide_id, label, predicted, score in zip(slide_ids, slide_target,
+                                                     slide_pred, slide_scores):
+            slides.append([
+                slide_id,
+                len(slide_rows[slide_id]),
+                int(label),
+                int(predicted), *(f'{v:.6f}' for v in score)
+            ])
         write_atomic(
             osp.join(self.output_dir, 'slide_predictions.csv'),
             table(['slide_id', 'num_patches', 'gt_label', 'pred_label'] +

@@ -48,7 +48,8 @@ EXPECTED = dict(
     slide_accuracy_0=50.0,
     slide_accuracy_1=0.0,
     slide_accuracy_2=100.0,
-    mean_slide_accuracy=50.0)
+    mean_slide_accuracy=50.0,
+    slide_ties=0)
 
 
 def make_samples(patches):
@@ -139,14 +140,68 @@ def test_slides_split_across_ranks():
     assert alone['slide_accuracy_0'] == 0.0
 
 
-def test_missing_classes_are_left_out():
-    metric = run_metric([('x', 0, [.8, .2, 0.]), ('y', 2, [.1, .1, .8])])
+def test_class_without_slides_is_left_out_of_the_means():
+    # No patch (so no slide) of class 1. The means average the classes
+    # present, 0 (x right, y wrong: 50%) and 2 (100%): 75, not 50 (a 0 for
+    # class 1) nor NaN. CITE's evaluation cannot score such a set: mmcls
+    # 0.25's accuracy divides by the class's count of zero.
+    metric = run_metric([('x', 0, [.8, .2, 0.]), ('y', 0, [.1, .1, .8]),
+                         ('z', 2, [.1, .1, .8])])
     with patch(PRINT_LOG) as log:
         metrics = metric.compute_metrics(metric.results)
     assert 'accuracy_1' not in metrics and 'slide_accuracy_1' not in metrics
-    assert metrics['mean_accuracy'] == 100.0
-    assert '| patch |   2   |  100.00  | 100.00 | 100.00 |  -   |' in (
-        log.call_args[0][0])
+    assert metrics['mean_slide_accuracy'] == 75.0
+    assert metrics['mean_accuracy'] == 75.0
+    assert metrics['slide_accuracy'] == pytest.approx(200 / 3)
+    assert '| slide |   3   |  66.67   | 75.00 | 50.00 |  -   | 100.00 |' in (
+        log.call_args_list[0][0][0])
+
+
+# Slide t: its patches disagree, and their mean [.5, .5, 0] ties classes 0
+# and 1 (both columns add the same two numbers); slide u ties all three.
+TIES = [('t', 1, [.6, .4, 0.]), ('t', 1, [.4, .6, 0.]),
+        ('u', 2, [1 / 3, 1 / 3, 1 / 3]), ('v', 0, [.7, .2, .1])]
+
+
+@pytest.mark.parametrize(
+    'tie, slide_preds, accuracy, slide_accuracy',
+    [
+        # t -> 0 and u -> 0 (wrong); the tied patch of u -> 0 (wrong).
+        ('lowest', [0, 0, 0], 50.0, 100 / 3),
+        # t -> 1 and u -> 2 (right); the tied patch -> 2 (right).
+        ('highest', [1, 2, 0], 75.0, 100.0),
+    ])
+def test_tied_votes(tmp_path, tie, slide_preds, accuracy, slide_accuracy):
+    metric = run_metric(
+        TIES, metric=SlideAccuracy(tie=tie, output_dir=str(tmp_path)))
+    with patch(PRINT_LOG) as log:
+        metrics = metric.compute_metrics(metric.results)
+    assert metrics['slide_ties'] == 2
+    assert metrics['accuracy'] == pytest.approx(accuracy)
+    assert metrics['slide_accuracy'] == pytest.approx(slide_accuracy)
+    assert f'2 slide vote(s) were ties, given to the {tie}' in (
+        log.call_args_list[1][0][0])
+    slides = (tmp_path / 'slide_predictions.csv').read_text().splitlines()
+    assert [int(line.split(',')[3]) for line in slides[1:]] == slide_preds
+    patches = (tmp_path / 'patch_predictions.csv').read_text().splitlines()
+    assert patches[3].split(',')[3] == ('0' if tie == 'lowest' else '2')
+
+
+def test_lowest_is_what_cites_evaluation_picks():
+    """CITE scores with mmcls 0.25's accuracy: the float32 slide means
+    through ``torch.topk(1)`` on the CPU, which keeps the first of tied
+    classes (for 3 classes), as ``tie='lowest'`` does."""
+    metric = run_metric(TIES)
+    with patch(PRINT_LOG):
+        metric.compute_metrics(metric.results)
+    scores = torch.stack([r['pred_score'] for r in metric.results])
+    means = torch.stack([scores[:2].mean(0), scores[2], scores[3]])
+    upstream = means.float().topk(1, dim=1).indices.flatten()
+    ours, ties = metric._vote(means.double().numpy())
+    assert upstream.tolist() == ours.tolist() == [0, 0, 0]
+    assert ties.tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="tie should be 'lowest' or"):
+        SlideAccuracy(tie='random')
 
 
 def test_errors():
