@@ -59,15 +59,16 @@ def hub_commit(repo_id: str) -> Optional[str]:
         repo_id (str): ``ORG/NAME``.
 
     Returns:
-        str | None: The commit hash, or None if the model is not cached.
+        str | None: The commit hash, or None if the model is not cached
+        (or ``repo_id`` is no Hub name).
     """
-    ref = osp.join(constants.HF_HUB_CACHE,
-                   repo_folder_name(repo_id=repo_id, repo_type='model'),
-                   'refs', 'main')
     try:
-        with open(ref, encoding='utf-8') as f:
+        folder = repo_folder_name(repo_id=repo_id, repo_type='model')
+        with open(
+                osp.join(constants.HF_HUB_CACHE, folder, 'refs', 'main'),
+                encoding='utf-8') as f:
             return f.read().strip() or None
-    except OSError:
+    except (OSError, ValueError):  # not cached, or not a Hub name at all
         return None
 
 
