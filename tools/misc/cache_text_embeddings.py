@@ -55,8 +55,8 @@ def main() -> None:
     texts = [template.format(t) for t in head['texts']]
     print(f'{tuple(embeddings.shape)} embeddings of {texts}')
     if use_cache:
-        print('cached in', cache_file(head['texts'], template,
-                                      head['text_encoder']))
+        print('cached in',
+              cache_file(head['texts'], template, head['text_encoder']))
     if args.out:
         buffer = io.BytesIO()
         torch.save(embeddings, buffer)

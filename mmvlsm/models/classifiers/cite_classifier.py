@@ -132,8 +132,8 @@ class CITEClassifier(ImageClassifier):
         elif isinstance(neck, dict) and issubclass(
                 _module_type(neck), ProjectionNeck):
             neck = dict(neck)
-            _fill(neck, 'in_channels', feature_width,
-                  'model.neck.in_channels', feature)
+            _fill(neck, 'in_channels', feature_width, 'model.neck.in_channels',
+                  feature)
             if text_width is not None:
                 _fill(neck, 'out_channels', text_width,
                       'model.neck.out_channels', 'the text embeddings')

@@ -121,8 +121,7 @@ def test_missing_pooler_is_an_error(tmp_path):
     with pytest.raises(ValueError, match='no trained pooler'):
         TextEmbeddingHead(texts=TEXTS, text_encoder=dict(model=directory))
     head = TextEmbeddingHead(
-        texts=TEXTS,
-        text_encoder=dict(model=directory, key='cls'))
+        texts=TEXTS, text_encoder=dict(model=directory, key='cls'))
     assert head.text_embeddings.shape == (3, 16)
 
 

@@ -9,8 +9,8 @@ from huggingface_hub import constants
 from mmengine.registry import DefaultScope
 
 from mmvlsm.models.heads import TextEmbeddingHead
-from mmvlsm.models.text_encoders import (TEXT_ENCODERS, TextEncoder,
-                                         cache_dir, cache_file)
+from mmvlsm.models.text_encoders import (TEXT_ENCODERS, TextEncoder, cache_dir,
+                                         cache_file)
 from mmvlsm.testing import save_tiny_bert
 
 TEXTS = ['well differentiated', 'poorly differentiated']
