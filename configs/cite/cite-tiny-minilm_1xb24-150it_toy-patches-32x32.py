@@ -21,9 +21,8 @@ model = dict(
         patch_size=8,
         proj_channels=32,
         clip_pretrained=None),
-    neck=dict(in_channels=32, out_channels=384),
+    # The neck's 32 -> 384 follows from the backbone and the text model.
     head=dict(
-        in_channels=384,
         text_encoder=dict(model='checkpoints/all-MiniLM-L6-v2', key='mean')))
 
 data_root = 'data/toy_patches'

@@ -9,7 +9,7 @@ model = dict(
         _delete_=True,
         type='LinearClsHead',
         num_classes=3,
-        in_channels=512,
+        # in_channels: the backbone's 512, filled in by CITEClassifier.
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 train_dataloader = dict(

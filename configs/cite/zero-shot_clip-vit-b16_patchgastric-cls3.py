@@ -9,7 +9,6 @@ model = dict(
     backbone=dict(prompt_length=0),
     neck=None,
     head=dict(
-        in_channels=512,
         text_encoder=dict(
             _delete_=True,
             type='openai_clip',

@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .hub_cache import add_to_hub_cache
+from .tiny_bert import save_tiny_bert
 from .tiny_hf_vits import (save_tiny_hf_dinov2, save_tiny_hf_vit,
                            save_tiny_hf_vit_mae)
 from .tiny_open_clip import save_tiny_open_clip
@@ -7,7 +8,8 @@ from .tiny_openai_clip import save_tiny_openai_clip, save_tiny_openai_clip_vit
 from .volumes import make_volume, write_dicom_series
 
 __all__ = [
-    'add_to_hub_cache', 'save_tiny_hf_vit', 'save_tiny_hf_vit_mae',
-    'save_tiny_hf_dinov2', 'save_tiny_open_clip', 'save_tiny_openai_clip',
-    'save_tiny_openai_clip_vit', 'make_volume', 'write_dicom_series'
+    'add_to_hub_cache', 'save_tiny_bert', 'save_tiny_hf_vit',
+    'save_tiny_hf_vit_mae', 'save_tiny_hf_dinov2', 'save_tiny_open_clip',
+    'save_tiny_openai_clip', 'save_tiny_openai_clip_vit', 'make_volume',
+    'write_dicom_series'
 ]

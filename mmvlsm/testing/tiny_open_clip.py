@@ -29,7 +29,7 @@ WORDS = ('the a an of in on at with and is are image left right top bottom '
          'round oval pink colon').split()
 
 
-def _vocabulary() -> list:
+def tiny_vocabulary() -> list:
     """BERT's special tokens, characters and ``##`` continuations (so any
     ASCII text tokenizes) and a few whole words."""
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
@@ -77,7 +77,7 @@ def save_tiny_open_clip(directory: str,
     directory = osp.abspath(directory)
     vocab_file = osp.join(directory, 'vocab.txt')
     with open(vocab_file, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(_vocabulary()) + '\n')
+        f.write('\n'.join(tiny_vocabulary()) + '\n')
     # Positional: the argument is `vocab_file` in transformers 4 and
     # `vocab` (a path or a dict) in 5.
     tokenizer = BertTokenizerFast(

@@ -159,3 +159,12 @@ def test_cached_text_embeddings_replace_the_text_model(tmp_path):
     assert cached.text_embeddings.shape == (3, 384)
     torch.testing.assert_close(cached.text_embeddings[:1],
                                built.text_embeddings)
+    # The tool filled the cache that builds of the config read.
+    from mmengine.config import Config
+
+    from mmvlsm.models.text_encoders import cache_file
+    head = Config.fromfile(TINY_CONFIG).model.head
+    entry = cache_file(head.texts, '{}',
+                       dict(head.text_encoder, model=str(minilm)))
+    torch.testing.assert_close(
+        torch.load(entry, weights_only=True), cached.text_embeddings)

@@ -1,12 +1,15 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Compute a classifier's class-name embeddings once and save them.
+"""Compute a classifier's class-name embeddings once.
 
 Reads the ``TextEmbeddingHead`` of CONFIG (``texts``, ``template``,
-``text_encoder``), embeds the class names as the head would when the model
-is built, and saves the (num_classes, D) fp32 tensor to OUT. Configs then
-load it instead of the text model (which BioLinkBERT-large makes worth
-it: 1.3 GB read at every build)::
+``text_encoder``) and embeds the class names as the head does when the
+model is built: through the embedding cache
+(``$MMVLSM_CACHE/text_embeddings``, default ``~/.cache/mmvlsm``), which
+every later build with the same text model and class names reads instead
+of the model. With OUT, the (num_classes, D) fp32 tensor is also saved
+there, for a machine without the text model or the cache::
 
+    python tools/misc/cache_text_embeddings.py CONFIG   # fill the cache
     python tools/misc/cache_text_embeddings.py CONFIG checkpoints/texts.pth
     python tools/train.py CONFIG --cfg-options \\
         model.head.text_embeddings_file=checkpoints/texts.pth \\
@@ -18,17 +21,18 @@ import io
 import torch
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
-from mmvlsm.models.heads.text_embedding_head import encode_texts
+from mmvlsm.models.text_encoders import cache_file, cached_text_embeddings
 from mmvlsm.utils.launch import add_cfg_options_args, load_config
 from mmvlsm.utils.paths import write_atomic
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Save the class-name embeddings of a config's "
-        'TextEmbeddingHead')
+        description="Compute (and cache) the class-name embeddings of a "
+        "config's TextEmbeddingHead")
     parser.add_argument('config', help='config file')
-    parser.add_argument('out', help='output .pth file')
+    parser.add_argument(
+        'out', nargs='?', help='also save the embeddings to this .pth file')
     add_cfg_options_args(parser)
     return parser.parse_args()
 
@@ -44,13 +48,20 @@ def main() -> None:
     if not head.get('text_encoder') or not head.get('texts'):
         raise ValueError(f'the head of {args.config} needs texts and a '
                          'text_encoder to embed them')
-    texts = [head.get('template', '{}').format(t) for t in head['texts']]
-    embeddings = encode_texts(texts, head['text_encoder'])
-    buffer = io.BytesIO()
-    torch.save(embeddings, buffer)
-    write_atomic(args.out, buffer.getvalue())
-    print(f'{tuple(embeddings.shape)} embeddings of {texts} saved to '
-          f'{args.out}')
+    template = head.get('template', '{}')
+    use_cache = head.get('cache', True)
+    embeddings = cached_text_embeddings(head['texts'], head['text_encoder'],
+                                        template, use_cache)
+    texts = [template.format(t) for t in head['texts']]
+    print(f'{tuple(embeddings.shape)} embeddings of {texts}')
+    if use_cache:
+        print('cached in',
+              cache_file(head['texts'], template, head['text_encoder']))
+    if args.out:
+        buffer = io.BytesIO()
+        torch.save(embeddings, buffer)
+        write_atomic(args.out, buffer.getvalue())
+        print(f'saved to {args.out}')
 
 
 if __name__ == '__main__':

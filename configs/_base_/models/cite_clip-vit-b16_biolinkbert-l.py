@@ -8,7 +8,9 @@
 # the error raised when it is missing); BioLinkBERT-large from the Hugging
 # Face Hub or its cache (or a local `save_pretrained` folder).
 model = dict(
-    type='ImageClassifier',
+    # ImageClassifier that sizes the neck (512 -> 1024) and the head from
+    # the backbone's feature and the text embeddings.
+    type='CITEClassifier',
     data_preprocessor=dict(
         type='ClsDataPreprocessor',
         num_classes=3,
@@ -37,11 +39,7 @@ model = dict(
         prompt_layers=(0, ),
         prompt_init='token',
         freeze_vit=True),
-    neck=dict(
-        type='ProjectionNeck',
-        in_channels=512,
-        out_channels=1024,
-        init='normal_identity'),
+    neck=dict(type='ProjectionNeck', init='normal_identity'),
     head=dict(
         type='TextEmbeddingHead',
         # Set by the config from its dataset's class names.
@@ -50,7 +48,6 @@ model = dict(
             type='bert',
             model='michiyasunaga/BioLinkBERT-large',
             key='pooler_output'),
-        in_channels=1024,
         temperature=4.6052,
         learnable_temperature=False,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))

@@ -132,6 +132,12 @@ class PromptedViT(VisionTransformer):
             for name, param in self.named_parameters():
                 param.requires_grad = name == 'prompt'
 
+    @property
+    def feature_channels(self) -> int:
+        """Width of the output feature: ``proj_channels`` with ``proj``,
+        else ``embed_dims``."""
+        return self.embed_dims if self.proj is None else self.proj.shape[1]
+
     def load_clip(self, path: str) -> None:
         """Fill the ViT (and projection) with a CLIP image encoder.
 

@@ -1,4 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .text_embedding_head import TextEmbeddingHead, bert_text_embeddings
+from .text_embedding_head import TextEmbeddingHead
 
-__all__ = ['TextEmbeddingHead', 'bert_text_embeddings']
+__all__ = ['TextEmbeddingHead']

@@ -7,12 +7,12 @@ from mmengine.registry import DefaultScope
 from mmpretrain.models.losses import CrossEntropyLoss
 from mmpretrain.structures import DataSample
 from open_clip.transformer import QuickGELU, TextTransformer
-from transformers import BertConfig, BertModel, BertTokenizer
+from transformers import BertModel, BertTokenizer
 
 from mmvlsm.models.heads import TextEmbeddingHead
 from mmvlsm.models.utils import CLIP_TEXT_KEYS, openai_clip_tokenizer
 from mmvlsm.registry.classification import MODELS
-from mmvlsm.testing import save_tiny_openai_clip_vit
+from mmvlsm.testing import save_tiny_bert, save_tiny_openai_clip_vit
 
 
 @pytest.fixture(autouse=True)
@@ -24,30 +24,11 @@ def classification_scope():
 
 
 TEXTS = ['well differentiated', 'moderately differentiated', 'poorly']
-WORDS = ['well', 'moderately', 'poorly', 'differentiated', 'a', 'image', 'of']
-
-
-def save_tiny_bert(directory, pooler=True):
-    """A random 2-layer BERT (hidden 16) saved with ``save_pretrained``."""
-    vocab = directory / 'vocab.txt'
-    vocab.write_text('\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] +
-                               WORDS) + '\n')
-    BertTokenizer(str(vocab)).save_pretrained(str(directory))
-    config = BertConfig(
-        vocab_size=5 + len(WORDS),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32)
-    torch.manual_seed(0)
-    BertModel(config, add_pooling_layer=pooler).save_pretrained(str(directory))
-    return str(directory)
 
 
 @pytest.fixture(scope='module')
 def tiny_bert(tmp_path_factory):
-    return save_tiny_bert(tmp_path_factory.mktemp('bert'))
+    return save_tiny_bert(str(tmp_path_factory.mktemp('bert')))
 
 
 def direct_embeddings(directory, texts, key):
@@ -59,14 +40,14 @@ def direct_embeddings(directory, texts, key):
             output = model(**tokenizer(text, return_tensors='pt'))
             if key == 'pooler_output':
                 rows.append(output.pooler_output[0])
-            elif key == 'last_hidden_state':
+            elif key == 'cls':
                 rows.append(output.last_hidden_state[0, 0])
             else:  # mean of the tokens, [CLS] and [SEP] included
                 rows.append(output.last_hidden_state[0].mean(dim=0))
     return torch.stack(rows)
 
 
-@pytest.mark.parametrize('key', ['pooler_output', 'last_hidden_state', 'mean'])
+@pytest.mark.parametrize('key', ['pooler_output', 'cls', 'mean'])
 def test_embeddings_match_transformers(tiny_bert, key):
     head = MODELS.build(
         dict(
@@ -136,12 +117,11 @@ def test_template(tiny_bert):
 
 
 def test_missing_pooler_is_an_error(tmp_path):
-    directory = save_tiny_bert(tmp_path, pooler=False)
+    directory = save_tiny_bert(str(tmp_path), pooler=False)
     with pytest.raises(ValueError, match='no trained pooler'):
         TextEmbeddingHead(texts=TEXTS, text_encoder=dict(model=directory))
     head = TextEmbeddingHead(
-        texts=TEXTS,
-        text_encoder=dict(model=directory, key='last_hidden_state'))
+        texts=TEXTS, text_encoder=dict(model=directory, key='cls'))
     assert head.text_embeddings.shape == (3, 16)
 
 
