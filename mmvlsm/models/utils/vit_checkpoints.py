@@ -145,7 +145,7 @@ def timm_vit_to_mmpretrain(state_dict: StateDict,
             converted[new] = value
     if unknown:
         reasons = [_UNSUPPORTED[k] for k in unknown if k in _UNSUPPORTED]
-        raise ValueError(f'Unknown keys for the {fmt} ViT layout: {unknown}'
+        raise ValueError(f'Unknown keys for the {fmt} ViT layout: {sorted(unknown)}'
                          + ''.join(f'; {reason}' for reason in reasons))
     return converted
 
