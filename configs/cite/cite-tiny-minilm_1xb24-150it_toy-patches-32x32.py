@@ -20,7 +20,7 @@ model = dict(
         img_size=32,
         patch_size=8,
         proj_channels=32,
-        clip_pretrained=None),
+        pretrained=None),
     neck=dict(in_channels=32, out_channels=384),
     head=dict(
         in_channels=384,

@@ -43,9 +43,17 @@ TINY_PROMPTED_VITS = {
         layer_scale_init_value=1e-5 if name == 'dinov2' else 0.)
     for name in TINY_TIMM_VITS
 }
-# The file layout and the checkpoint format of each family.
+# The checkpoint format of each family.
 TINY_VIT_FORMATS = dict(
     timm='timm', mae='mae', mae_finetuned='mae', dino='dino', dinov2='dinov2')
+# The files of the tiny configs (configs/cite/tiny), named as the real ones,
+# under tools/misc/generate_tiny_vits.py's output directory.
+TINY_VIT_FILES = dict(
+    timm='vit_tiny_patch8_32.augreg_in21k/model.safetensors',
+    mae='mae_pretrain_vit_tiny.pth',
+    mae_finetuned='mae_finetuned_vit_tiny.pth',
+    dino='vit32_tiny_dino.pth',
+    dinov2='dinov2_vitt8_pretrain.pth')
 
 
 def build_tiny_timm_vit(family: str, seed: int = 0) -> VisionTransformer:

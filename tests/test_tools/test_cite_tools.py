@@ -120,7 +120,7 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2,
                   feedforward_channels=128),
         img_size=32, patch_size=8, proj_channels=16,
-        clip_pretrained={str(archive)!r}),
+        pretrained={str(archive)!r}),
     head=dict(in_channels=16, text_encoder=dict(checkpoint={str(archive)!r})))
 test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
