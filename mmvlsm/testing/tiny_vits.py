@@ -34,7 +34,8 @@ TINY_WIDTH = dict(embed_dim=32, depth=2, num_heads=2, mlp_ratio=4.)
 # The same ViTs as PromptedViT arguments (without img_size, which is the
 # config's choice).
 TINY_PROMPTED_VITS = {
-    name: dict(
+    name:
+    dict(
         arch=dict(
             embed_dims=32, num_layers=2, num_heads=2,
             feedforward_channels=128),

@@ -21,9 +21,7 @@ def parse_args() -> argparse.Namespace:
         description='Write tiny random ViTs in the timm, MAE, DINO and '
         'DINOv2 checkpoint layouts')
     parser.add_argument(
-        '--out-dir',
-        default='checkpoints/tiny_vits',
-        help='output directory')
+        '--out-dir', default='checkpoints/tiny_vits', help='output directory')
     parser.add_argument(
         '--families',
         nargs='+',

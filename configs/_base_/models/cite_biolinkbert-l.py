@@ -10,7 +10,8 @@
 # local `save_pretrained` folder).
 model = dict(
     type='ImageClassifier',
-    neck=dict(type='ProjectionNeck', out_channels=1024, init='normal_identity'),
+    neck=dict(
+        type='ProjectionNeck', out_channels=1024, init='normal_identity'),
     head=dict(
         type='TextEmbeddingHead',
         # Set by the config from its dataset's class names.

@@ -12,9 +12,7 @@ model = dict(
         type='PromptedViT',
         # mmvlsm.testing.TINY_PROMPTED_VITS
         arch=dict(
-            embed_dims=32,
-            num_layers=2,
-            num_heads=2,
+            embed_dims=32, num_layers=2, num_heads=2,
             feedforward_channels=128),
         img_size=32,
         patch_size=8,

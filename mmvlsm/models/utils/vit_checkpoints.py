@@ -145,8 +145,9 @@ def timm_vit_to_mmpretrain(state_dict: StateDict,
             converted[new] = value
     if unknown:
         reasons = [_UNSUPPORTED[k] for k in unknown if k in _UNSUPPORTED]
-        raise ValueError(f'Unknown keys for the {fmt} ViT layout: {sorted(unknown)}'
-                         + ''.join(f'; {reason}' for reason in reasons))
+        raise ValueError(
+            f'Unknown keys for the {fmt} ViT layout: {sorted(unknown)}' +
+            ''.join(f'; {reason}' for reason in reasons))
     return converted
 
 
@@ -209,8 +210,9 @@ def read_vit_checkpoint(path: str) -> StateDict:
                          'corrupt or partial download?): '
                          f'{error}') from error
     while isinstance(checkpoint, dict):
-        wrapper = next((k for k in WRAPPER_KEYS
-                        if isinstance(checkpoint.get(k), dict)), None)
+        wrapper = next(
+            (k for k in WRAPPER_KEYS if isinstance(checkpoint.get(k), dict)),
+            None)
         if wrapper is None:
             break
         checkpoint = checkpoint[wrapper]
@@ -220,7 +222,8 @@ def read_vit_checkpoint(path: str) -> StateDict:
                          f'{type(checkpoint).__name__} without tensors).')
     return {
         key: value.float() if value.is_floating_point() else value
-        for key, value in checkpoint.items() if isinstance(value, torch.Tensor)
+        for key, value in checkpoint.items()
+        if isinstance(value, torch.Tensor)
     }
 
 
@@ -248,8 +251,9 @@ def mmpretrain_vit_to_mmpretrain(state_dict: StateDict) -> StateDict:
     }
 
 
-def _file_format(fmt: str, convert: Callable[[StateDict], StateDict]
-                 ) -> Callable[[str], StateDict]:
+def _file_format(
+        fmt: str, convert: Callable[[StateDict],
+                                    StateDict]) -> Callable[[str], StateDict]:
     """The loader of a file format: read, then ``convert``, naming the
     file in the conversion's errors."""
 

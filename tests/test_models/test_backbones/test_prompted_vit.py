@@ -203,8 +203,7 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         expected = encoder(images)
-    model = PromptedViT(
-        prompt_length=0, pretrained=path, **CLIP_VIT).eval()
+    model = PromptedViT(prompt_length=0, pretrained=path, **CLIP_VIT).eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images)[0], expected)
 
@@ -230,8 +229,7 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
         for k, v in encoder.state_dict().items()
     }, open_clip_path)
     model = PromptedViT(
-        prompt_length=0, pretrained=str(open_clip_path),
-        **CLIP_VIT).eval()
+        prompt_length=0, pretrained=str(open_clip_path), **CLIP_VIT).eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images)[0], expected)
     plain = PromptedViT(prompt_length=0, pretrained=path, **CLIP_VIT)
@@ -244,8 +242,7 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
     mmpretrain_path = tmp_path / 'mmpretrain_clip.pth'
     torch.save(dict(state_dict=state, meta=dict()), mmpretrain_path)
     model = PromptedViT(
-        prompt_length=0, pretrained=str(mmpretrain_path),
-        **CLIP_VIT).eval()
+        prompt_length=0, pretrained=str(mmpretrain_path), **CLIP_VIT).eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images)[0], expected)
 

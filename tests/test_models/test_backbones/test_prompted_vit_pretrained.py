@@ -9,8 +9,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 from mmvlsm.models.backbones import PromptedViT
 from mmvlsm.testing import (TINY_PROMPTED_VITS, TINY_TIMM_VITS,
-                            TINY_VIT_FORMATS, save_tiny_vit,
-                            timm_vit_features)
+                            TINY_VIT_FORMATS, save_tiny_vit, timm_vit_features)
 
 FILES = dict(
     timm='model.safetensors',
@@ -69,8 +68,8 @@ def test_prompted_features_leave_the_prompt_out_of_the_mean(tiny_vits):
     model.eval()
     images = torch.randn(2, 3, 48, 48)
     tokens = []
-    model.layers[-1].register_forward_hook(lambda m, a, out: tokens.append(
-        model.ln1(out)))
+    model.layers[-1].register_forward_hook(
+        lambda m, a, out: tokens.append(model.ln1(out)))
     with torch.no_grad():
         feature = model(images)[0]
     patches = tokens[0][:, 1 + 3:]
@@ -86,14 +85,17 @@ def test_dinov2_position_embedding_is_resized(tiny_vits):
     # features as timm's model with its embedding resampled bicubically
     # (no antialiasing, as transformers and mmpretrain interpolate).
     path, source = tiny_vits['dinov2']
-    model = prompted('dinov2', path, img_size=32, prompt_length=0,
-                     feature='cls_mean').eval()
+    model = prompted(
+        'dinov2', path, img_size=32, prompt_length=0,
+        feature='cls_mean').eval()
     state = source.state_dict()
     state['pos_embed'] = resample_abs_pos_embed(
         state['pos_embed'], (4, 4), (6, 6), antialias=False)
     small = VisionTransformer(
-        **dict(TINY_TIMM_VITS['dinov2'], img_size=32), embed_dim=32,
-        depth=2, num_heads=2).eval()
+        **dict(TINY_TIMM_VITS['dinov2'], img_size=32),
+        embed_dim=32,
+        depth=2,
+        num_heads=2).eval()
     small.load_state_dict(state)
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():

@@ -36,8 +36,10 @@ def test_timm_names_to_mmpretrain(timm_state):
                                timm_state['blocks.1.ls1.gamma'])
     torch.testing.assert_close(converted['layers.0.ffn.layers.0.0.weight'],
                                timm_state['blocks.0.mlp.fc1.weight'])
-    assert {'patch_embed.projection.weight', 'ln1.weight',
-            'layers.0.ffn.gamma2.weight'} <= set(converted)
+    assert {
+        'patch_embed.projection.weight', 'ln1.weight',
+        'layers.0.ffn.gamma2.weight'
+    } <= set(converted)
 
 
 def test_unused_keys_are_dropped_by_name(timm_state):
