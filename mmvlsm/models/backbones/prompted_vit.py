@@ -203,7 +203,7 @@ class PromptedViT(VisionTransformer):
         """
         state_dict = load_vit_state_dict(pretrained, fmt)
         if self.proj is None:
-            state_dict.pop('proj', None)  # CLIP's, for the 'cls' feature
+            state_dict.pop('proj', None)  # CLIP's projection, unused here
         state_dict = fit_pos_embed(state_dict, self.patch_resolution,
                                    self.num_extra_tokens,
                                    self.interpolate_mode)
