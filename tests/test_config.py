@@ -575,7 +575,7 @@ def test_cite_configs_train_what_upstream_trains(name, tmp_path):
     trainable, sampler = CITE_CONFIGS[name]
     assert cfg.train_dataloader.sampler.type == sampler
     # Random weights in place of ViT-B-16.pt and BioLinkBERT's embeddings.
-    cfg.model.backbone.clip_pretrained = None
+    cfg.model.backbone.pretrained = None
     if cfg.model.head.type == 'TextEmbeddingHead':
         torch.save(torch.randn(3, 1024), tmp_path / 'texts.pth')
         cfg.model.head.text_encoder = None
@@ -584,6 +584,57 @@ def test_cite_configs_train_what_upstream_trains(name, tmp_path):
         model = classification.MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()
                if p.requires_grad) == trainable
+
+
+# CITE's image encoders (configs/cite/cite_<encoder>-biolinkbert-l_*.py):
+# frozen backbone parameters, trainable ones (the prompt token), the
+# trainable neck (feature_channels x 1024 + 1024) and the feature width.
+CITE_ENCODERS = {
+    'clip-vit-b16': (86_192_640, 768, 525_312, 512),
+    'vit-b16-in21k': (85_798_656, 768, 787_456, 768),
+    'mae-vit-b16': (85_798_656, 768, 787_456, 768),
+    'mae-vit-l16': (303_301_632, 1_024, 1_049_600, 1_024),
+    'retfound-mae-vit-l16': (303_301_632, 1_024, 1_049_600, 1_024),
+    'hipt-vit-s16': (21_665_664, 384, 394_240, 384),
+    'dinov2-vit-s14': (21_628_800, 384, 787_456, 768),
+    'dinov2-vit-b14': (85_724_928, 768, 1_573_888, 1_536),
+    'phikon-vit-b16': (85_798_656, 768, 787_456, 768),
+}
+
+
+def test_cite_encoder_parameter_counts():
+    """Every full-size encoder config, built on the meta device without its
+    weights: parameter counts, and the neck's width is the feature's."""
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from mmvlsm.registry import classification
+    rows = []
+    for encoder, expected in CITE_ENCODERS.items():
+        cfg = Config.fromfile(
+            osp.join(
+                REPO, 'configs', 'cite', f'cite_{encoder}-biolinkbert-l_'
+                '2xb64-1000it_patchgastric-cls3.py'))
+        cfg.model.backbone.pretrained = None
+        with DefaultScope.overwrite_default_scope('mmvlsm_cls'), \
+                torch.device('meta'):
+            backbone = classification.MODELS.build(cfg.model.backbone)
+            neck = classification.MODELS.build(cfg.model.neck)
+        counts = (
+            sum(p.numel() for p in backbone.parameters()
+                if not p.requires_grad),
+            sum(p.numel() for p in backbone.parameters() if p.requires_grad),
+            sum(p.numel() for p in neck.parameters() if p.requires_grad),
+            backbone.feature_channels,
+        )
+        assert cfg.model.neck.in_channels == backbone.feature_channels
+        rows.append((encoder, *counts))
+        assert counts == expected, encoder
+    print('\n| encoder | frozen | trainable: prompt | trainable: neck | '
+          'feature |')
+    for encoder, frozen, prompt, neck, width in rows:
+        print(f'| {encoder} | {frozen:,} | {prompt:,} | {neck:,} | '
+              f'{width} |')
 
 
 def test_one_cycle_checkpoint_loads_with_the_safe_loader(tmp_path):

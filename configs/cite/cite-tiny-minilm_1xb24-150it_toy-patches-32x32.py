@@ -20,7 +20,7 @@ model = dict(
         img_size=32,
         patch_size=8,
         proj_channels=32,
-        clip_pretrained=None),
+        pretrained=None),
     # The neck's 32 -> 384 follows from the backbone and the text model.
     head=dict(
         text_encoder=dict(model='checkpoints/all-MiniLM-L6-v2', key='mean')))

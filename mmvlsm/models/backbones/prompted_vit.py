@@ -6,11 +6,11 @@ import torch.nn as nn
 from mmengine.dist import all_reduce
 from mmengine.registry import DefaultScope
 from mmpretrain.models.backbones import VisionTransformer
-from mmpretrain.models.utils import resize_pos_embed
+from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
 from torch import Tensor
 
 from mmvlsm.registry.classification import MODELS
-from ..utils import load_clip_vit_state_dict, load_weights_exactly
+from ..utils import fit_pos_embed, load_vit_state_dict, load_weights_exactly
 
 
 @MODELS.register_module()
@@ -23,8 +23,7 @@ class PromptedViT(VisionTransformer):
     the sequence becomes (B, 1 + prompt_length + H*W, C). With
     ``prompt_layers=(0, )`` this is shallow VPT; with more layers (deep VPT)
     the prompt tokens are replaced by that layer's own prompt right before
-    each listed layer. The output is the final-normed class token (B, C),
-    optionally projected by CLIP's output projection (B, ``proj_channels``).
+    each listed layer.
 
     The projection lives in the backbone (``proj=True``) rather than in the
     neck because mmpretrain's ``ImageClassifier`` takes a single neck, which
@@ -40,14 +39,39 @@ class PromptedViT(VisionTransformer):
     buffer ``prompt_initialized`` records it, so a model restored from a
     checkpoint (for testing or resuming) never shifts its prompt again.
 
+    The feature (``feature``) is, from the last layer's tokens:
+
+    - ``'cls'``: the final-normed class token (B, C), optionally projected
+      by CLIP's output projection (B, ``proj_channels``);
+    - ``'mean'``: the mean of the patch tokens (the class and prompt tokens
+      left out) (B, C). With ``final_norm`` every token is normed before the
+      mean (timm's average pool, DINOv2's patch tokens); with ``fc_norm``
+      (and ``final_norm=False``) the mean is normed instead, as MAE's
+      fine-tuned models (``global_pool=True``) and timm's ``fc_norm``
+      models were trained;
+    - ``'cls_mean'``: both concatenated, (B, 2C), DINOv2's linear probe.
+
+    :attr:`feature_channels` is that width.
+
+    ``pretrained`` fills every ViT weight (and ``proj``, which it must then
+    have) from a checkpoint in one of the formats of
+    :data:`~mmvlsm.models.utils.VIT_FORMATS` (``'clip'``, ``'mmpretrain'``,
+    ``'timm'``, ``'mae'``, ``'dino'``, ``'dinov2'``, ``'hf_vit'``,
+    ``'hf_vit_mae'``, ``'hf_dinov2'``). A missing file, an unknown key, a
+    missing weight or one of another shape is an error. A position
+    embedding of another patch grid (DINOv2's 37 x 37 for 518 px) is
+    resized to the model's once, on load, with bicubic interpolation (see
+    :func:`~mmvlsm.models.utils.fit_pos_embed`).
+
     CLIP ViT-B/16 in mmpretrain is ``arch='base', img_size=224,
     patch_size=16, drop_rate=0., layer_cfgs=dict(act_cfg=dict(
     type='QuickGELU')), pre_norm=True`` with ``proj=True``, and
     ``norm_cfg=dict(type='LN', eps=1e-5)`` to match CLIP's LayerNorms
-    exactly (mmpretrain's default eps is 1e-6). ``clip_pretrained`` loads
-    its weights from OpenAI's ``ViT-B-16.pt``, an open_clip state dict or
-    an mmpretrain CLIP checkpoint. Any plain mmpretrain ViT works too
-    (``pre_norm=False``, weights through ``init_cfg``).
+    exactly (mmpretrain's default eps is 1e-6); its weights come from
+    OpenAI's ``ViT-B-16.pt`` (``pretrained_format='clip'``). timm, MAE,
+    DINO and DINOv2 ViTs are ``pre_norm=False`` with eps 1e-6; DINOv2 adds
+    ``patch_size=14`` and LayerScale (``layer_scale_init_value=1e-5``; the
+    value is then loaded).
 
     Args:
         prompt_length (int): Prompt tokens per layer; 0 gives the plain ViT.
@@ -59,35 +83,48 @@ class PromptedViT(VisionTransformer):
         freeze_vit (bool): Freeze every ViT (and projection) parameter and
             keep those modules in eval mode, so only the prompts train.
             Defaults to True.
-        proj (bool): Apply CLIP's projection to the class token.
-            Defaults to False.
+        feature (str): ``'cls'``, ``'mean'`` or ``'cls_mean'``, see above.
+            Defaults to ``'cls'``.
+        fc_norm (bool): Norm the mean of the patch tokens (module ``ln2``,
+            built with ``norm_cfg``); needs ``feature='mean'`` and
+            ``final_norm=False``. Defaults to False.
+        proj (bool): Apply CLIP's projection to the class token; needs
+            ``feature='cls'``. Defaults to False.
         proj_channels (int): Output channels of the projection.
             Defaults to 512.
-        clip_pretrained (str, optional): A CLIP ViT checkpoint (see
-            :func:`~mmvlsm.models.utils.load_clip_vit_state_dict`) whose
-            image encoder fills every ViT weight (and ``proj``, which it
-            must then have). A missing file or a weight that does not fit
-            is an error. Defaults to None (mmpretrain's initialisation).
+        pretrained (str, optional): The checkpoint: a file, or a Hugging
+            Face directory or Hub name for the ``hf_*`` formats. Defaults
+            to None (mmpretrain's initialisation).
+        pretrained_format (str): Its format, a key of
+            :data:`~mmvlsm.models.utils.VIT_FORMATS`. Defaults to
+            ``'clip'``.
+        norm_cfg (dict): The LayerNorms' config. Defaults to
+            ``dict(type='LN', eps=1e-6)`` (mmpretrain's).
         **kwargs: Passed to mmpretrain's ``VisionTransformer``;
             ``out_type`` must be ``'cls_token'``.
     """
 
     PROMPT_INITS = ('normal', 'uniform', 'zero', 'token')
+    FEATURES = ('cls', 'mean', 'cls_mean')
 
     def __init__(self,
                  prompt_length: int = 1,
                  prompt_layers: Sequence[int] = (0, ),
                  prompt_init: str = 'normal',
                  freeze_vit: bool = True,
+                 feature: str = 'cls',
+                 fc_norm: bool = False,
                  proj: bool = False,
                  proj_channels: int = 512,
-                 clip_pretrained: Optional[str] = None,
+                 pretrained: Optional[str] = None,
+                 pretrained_format: str = 'clip',
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
                  **kwargs):
         # The layers build their activations (e.g. CLIP's 'QuickGELU') by
         # name; those names are registered in mmpretrain's scope, which a
         # model built under default_scope='mmvlsm' would not search.
         with DefaultScope.overwrite_default_scope('mmpretrain'):
-            super().__init__(**kwargs)
+            super().__init__(norm_cfg=norm_cfg, **kwargs)
         if self.out_type != 'cls_token':
             # Other outputs would mix the prompt tokens into the patch map.
             raise ValueError('PromptedViT only supports out_type="cls_token", '
@@ -95,6 +132,16 @@ class PromptedViT(VisionTransformer):
         if prompt_init not in self.PROMPT_INITS:
             raise ValueError(f'Unknown prompt_init "{prompt_init}", choose '
                              f'from {self.PROMPT_INITS}.')
+        if feature not in self.FEATURES:
+            raise ValueError(f'Unknown feature "{feature}", choose from '
+                             f'{self.FEATURES}.')
+        if proj and feature != 'cls':
+            raise ValueError('proj=True projects the class token: it needs '
+                             f'feature="cls", got "{feature}".')
+        if fc_norm and (feature != 'mean' or self.final_norm):
+            raise ValueError('fc_norm norms the mean of the patch tokens in '
+                             'place of the final norm: it needs '
+                             'feature="mean" and final_norm=False.')
         prompt_layers = list(prompt_layers)
         if (not prompt_layers or prompt_layers[0] != 0
                 or prompt_layers != sorted(set(prompt_layers))
@@ -106,6 +153,9 @@ class PromptedViT(VisionTransformer):
         self.prompt_layers = prompt_layers
         self.prompt_init = prompt_init
         self.freeze_vit = freeze_vit
+        self.feature = feature
+        self.ln2 = build_norm_layer(norm_cfg, self.embed_dims) \
+            if fc_norm else None
 
         self.prompt = nn.Parameter(
             torch.zeros(len(prompt_layers), prompt_length, self.embed_dims))
@@ -125,42 +175,49 @@ class PromptedViT(VisionTransformer):
         else:
             self.proj = None
 
-        self.clip_pretrained = clip_pretrained
-        if clip_pretrained is not None:
-            self.load_clip(clip_pretrained)
+        self.pretrained = pretrained
+        if pretrained is not None:
+            self.load_pretrained(pretrained, pretrained_format)
         if freeze_vit:
             for name, param in self.named_parameters():
                 param.requires_grad = name == 'prompt'
 
     @property
     def feature_channels(self) -> int:
-        """Width of the output feature: ``proj_channels`` with ``proj``,
-        else ``embed_dims``."""
-        return self.embed_dims if self.proj is None else self.proj.shape[1]
+        """The width of the feature: ``proj_channels`` with ``proj``, twice
+        ``embed_dims`` for ``'cls_mean'``, else ``embed_dims``."""
+        if self.proj is not None:
+            return self.proj.shape[1]
+        return self.embed_dims * (2 if self.feature == 'cls_mean' else 1)
 
-    def load_clip(self, path: str) -> None:
-        """Fill the ViT (and projection) with a CLIP image encoder.
+    def load_pretrained(self, pretrained: str, fmt: str) -> None:
+        """Fill the ViT (and projection) from a checkpoint.
 
         The prompt keeps its initialisation; :meth:`init_weights` then
         leaves the module alone.
 
         Args:
-            path (str): A CLIP ViT checkpoint.
+            pretrained (str): The checkpoint, see
+                :func:`~mmvlsm.models.utils.load_vit_state_dict`.
+            fmt (str): Its format.
         """
-        state_dict = load_clip_vit_state_dict(path)
+        state_dict = load_vit_state_dict(pretrained, fmt)
         if self.proj is None:
-            state_dict.pop('proj', None)  # the CLS token before projection
+            state_dict.pop('proj', None)  # CLIP's projection, unused here
+        state_dict = fit_pos_embed(state_dict, self.patch_resolution,
+                                   self.num_extra_tokens,
+                                   self.interpolate_mode)
         load_weights_exactly(
             self,
             state_dict,
-            f'"{path}"',
+            f'"{pretrained}" ({fmt} format)',
             allow_missing=('prompt', 'prompt_initialized'))
 
     def init_weights(self) -> None:
-        """mmpretrain's initialisation, unless CLIP weights were loaded:
-        the runner calls it before training, and it would redraw the
+        """mmpretrain's initialisation, unless pretrained weights were
+        loaded: the runner calls it before training, and it would redraw the
         position embedding and the FFNs."""
-        if self.clip_pretrained is None:
+        if self.pretrained is None:
             super().init_weights()
 
     def train(self, mode: bool = True) -> 'PromptedViT':
@@ -203,8 +260,8 @@ class PromptedViT(VisionTransformer):
             x (Tensor): Images, (B, 3, H, W).
 
         Returns:
-            tuple[Tensor]: One class token per ``out_indices``, (B, C), or
-            (B, ``proj_channels``) with ``proj=True``.
+            tuple[Tensor]: One feature per ``out_indices``,
+            (B, :attr:`feature_channels`).
         """
         batch = x.shape[0]
         x, patch_resolution = self.patch_embed(x)
@@ -234,8 +291,17 @@ class PromptedViT(VisionTransformer):
             if i == len(self.layers) - 1 and self.final_norm:
                 x = self.ln1(x)
             if i in self.out_indices:
-                out = x[:, 0]
-                if self.proj is not None:
-                    out = out @ self.proj.to(out.dtype)
-                outs.append(out)
+                outs.append(self._feature(x))
         return tuple(outs)
+
+    def _feature(self, x: Tensor) -> Tensor:
+        """The ``feature`` of tokens (B, 1 + L + N, C), see the class."""
+        cls = x[:, 0]
+        if self.proj is not None:
+            return cls @ self.proj.to(cls.dtype)
+        if self.feature == 'cls':
+            return cls
+        mean = x[:, self.num_extra_tokens + self.prompt_length:].mean(dim=1)
+        if self.ln2 is not None:
+            mean = self.ln2(mean)
+        return mean if self.feature == 'mean' else torch.cat([cls, mean], 1)

@@ -14,6 +14,10 @@ from .openai_clip_loading import (CLIP_TEXT_KEYS, load_openai_clip_state_dict,
 from .punet_checkpoint import (add_depth_axis, drop_depth_axis,
                                mmvlsm_to_punet, punet_to_mmvlsm)
 from .tokenizer import TokenizerConfig, build_tokenizer, openai_clip_tokenizer
+from .vit_checkpoints import (VIT_FORMATS, dino_vit_to_mmpretrain,
+                              fit_pos_embed, load_vit_state_dict,
+                              mmpretrain_vit_to_mmpretrain,
+                              read_vit_checkpoint, timm_vit_to_mmpretrain)
 
 __all__ = [
     'hf_from_pretrained', 'hf_loading_errors', 'TokenizerConfig',
@@ -25,5 +29,8 @@ __all__ = [
     'strip_data_parallel_prefix', 'punet_to_mmvlsm', 'mmvlsm_to_punet',
     'drop_depth_axis', 'add_depth_axis', 'HF_VIT_MODEL_TYPES',
     'load_hf_vit_state_dict', 'hf_vit_arch', 'hf_vit_to_mmpretrain',
-    'hf_vit_mae_to_mmpretrain', 'hf_dinov2_to_mmpretrain'
+    'hf_vit_mae_to_mmpretrain', 'hf_dinov2_to_mmpretrain', 'VIT_FORMATS',
+    'load_vit_state_dict', 'read_vit_checkpoint', 'fit_pos_embed',
+    'timm_vit_to_mmpretrain', 'dino_vit_to_mmpretrain',
+    'mmpretrain_vit_to_mmpretrain'
 ]

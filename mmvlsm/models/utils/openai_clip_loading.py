@@ -54,7 +54,8 @@ def read_clip_checkpoint(path: str) -> StateDict:
                          for name, url in OPENAI_CLIP_URLS.items())
         raise FileNotFoundError(
             f'CLIP checkpoint "{path}" not found. Download it to that path '
-            f'({urls}) or set the config\'s `clip_pretrained` to where it '
+            f'({urls}) or set the config\'s `clip_pretrained` (CRIS) or '
+            'the backbone\'s `pretrained` (PromptedViT) to where it '
             'is.')
     try:
         state_dict = torch.jit.load(path, map_location='cpu').state_dict()

@@ -203,13 +203,12 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         expected = encoder(images)
-    model = PromptedViT(
-        prompt_length=0, clip_pretrained=path, **CLIP_VIT).eval()
+    model = PromptedViT(prompt_length=0, pretrained=path, **CLIP_VIT).eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images)[0], expected)
 
     # The runner's init_weights must not redraw the loaded weights.
-    model = PromptedViT(clip_pretrained=path, **CLIP_VIT)
+    model = PromptedViT(pretrained=path, **CLIP_VIT)
     model.init_weights()
     model.prompt.data.zero_()
     model.eval()
@@ -230,11 +229,10 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
         for k, v in encoder.state_dict().items()
     }, open_clip_path)
     model = PromptedViT(
-        prompt_length=0, clip_pretrained=str(open_clip_path),
-        **CLIP_VIT).eval()
+        prompt_length=0, pretrained=str(open_clip_path), **CLIP_VIT).eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images)[0], expected)
-    plain = PromptedViT(prompt_length=0, clip_pretrained=path, **CLIP_VIT)
+    plain = PromptedViT(prompt_length=0, pretrained=path, **CLIP_VIT)
     state = {
         f'visual.{k}': v
         for k, v in plain.state_dict().items()
@@ -244,8 +242,7 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
     mmpretrain_path = tmp_path / 'mmpretrain_clip.pth'
     torch.save(dict(state_dict=state, meta=dict()), mmpretrain_path)
     model = PromptedViT(
-        prompt_length=0, clip_pretrained=str(mmpretrain_path),
-        **CLIP_VIT).eval()
+        prompt_length=0, pretrained=str(mmpretrain_path), **CLIP_VIT).eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images)[0], expected)
 
@@ -253,11 +250,11 @@ def test_clip_weights_match_open_clip(tiny_clip_vit, tmp_path):
 def test_clip_weights_errors(tiny_clip_vit, tmp_path):
     path, _ = tiny_clip_vit
     with pytest.raises(FileNotFoundError, match='ViT-B-16.pt'):
-        PromptedViT(clip_pretrained=str(tmp_path / 'missing.pt'), **CLIP_VIT)
+        PromptedViT(pretrained=str(tmp_path / 'missing.pt'), **CLIP_VIT)
     wider = dict(CLIP_VIT, arch=dict(CLIP_VIT['arch'], embed_dims=64))
     with pytest.raises(ValueError, match='cls_token'):
-        PromptedViT(clip_pretrained=path, **wider)
+        PromptedViT(pretrained=path, **wider)
     resnet = tmp_path / 'RN-tiny.pt'
     save_tiny_openai_clip(str(resnet))
     with pytest.raises(ValueError, match='CLIP ResNet'):
-        PromptedViT(clip_pretrained=str(resnet), **CLIP_VIT)
+        PromptedViT(pretrained=str(resnet), **CLIP_VIT)

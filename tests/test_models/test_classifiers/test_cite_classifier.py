@@ -147,6 +147,20 @@ CONFIG_WIDTHS = {
 for shots in ('', '-1shot', '-2shot', '-4shot', '-8shot', '-16shot'):
     CONFIG_WIDTHS['cite_clip-vit-b16-biolinkbert-l_2xb64-1000it_'
                   f'patchgastric-cls3{shots}.py'] = (1024, (512, 1024), 1024)
+# The image encoders' configs: their feature widths.
+ENCODERS = {
+    'vit-b16-in21k': 768,
+    'mae-vit-b16': 768,
+    'mae-vit-l16': 1024,
+    'retfound-mae-vit-l16': 1024,
+    'hipt-vit-s16': 384,
+    'dinov2-vit-s14': 768,
+    'dinov2-vit-b14': 1536,
+    'phikon-vit-b16': 768,
+}
+for name, width in ENCODERS.items():
+    CONFIG_WIDTHS[f'cite_{name}-biolinkbert-l_2xb64-1000it_patchgastric-cls3'
+                  '.py'] = (1024, (width, 1024), 1024)
 # The text models' configs: their hidden (BiomedCLIP: projection) sizes.
 TEXT_MODELS = {
     'pubmedbert':
@@ -181,7 +195,7 @@ def test_configs_build_the_model_their_widths_gave(name, tmp_path):
     text_width, neck, head_width = CONFIG_WIDTHS[name]
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'cite', name)).model
     assert cfg.type == 'CITEClassifier'
-    cfg.backbone.clip_pretrained = None
+    cfg.backbone.pretrained = None
     if text_width is not None:
         path = str(tmp_path / 'texts.pth')
         torch.save(torch.randn(3, text_width), path)
