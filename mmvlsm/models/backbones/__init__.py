@@ -1,7 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .cris_resnet import CRISResNet, SpatialAttentionPool2d
-from .pretrained_encoders import (ConvStem, ResNetEncoder,
-                                  SwinEncoder)
+from .pretrained_encoders import ConvStem, ResNetEncoder, SwinEncoder
 from .prompted_vit import PromptedViT
 from .punet_encoder import PUNetEncoder
 

@@ -72,8 +72,8 @@ class PretrainedEncoderMixin:
                 f'classifier weights of "{path}": {dropped}',
                 logger='current')
         for key, value in self.state_dict().items():
-            if key.endswith(('num_batches_tracked',
-                             'relative_position_index')):
+            if key.endswith(
+                ('num_batches_tracked', 'relative_position_index')):
                 state_dict.setdefault(key, value)
         load_weights_exactly(self, state_dict,
                              f'"{path}" ({self.pretrained_format} format)')
@@ -251,8 +251,7 @@ class SwinEncoder(PretrainedEncoderMixin, SwinTransformer):
                  frozen: bool = True,
                  **kwargs):
         num_stages = len(arch['depths']) if isinstance(arch, dict) else 4
-        super().__init__(
-            arch=arch, out_indices=(num_stages - 1, ), **kwargs)
+        super().__init__(arch=arch, out_indices=(num_stages - 1, ), **kwargs)
         if conv_stem:
             if kwargs.get('patch_size', 4) != 4:
                 raise ValueError('ConvStem embeds 4x4 patches, got '

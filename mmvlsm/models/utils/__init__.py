@@ -8,7 +8,8 @@ from .encoder_checkpoint import (read_encoder_checkpoint, resnet_to_mmpretrain,
 from .hf_loading import hf_from_pretrained, hf_loading_errors
 from .open_clip_loading import (open_clip_from_pretrained, open_clip_name,
                                 open_clip_tokenizer)
-from .openai_clip_loading import (CLIP_TEXT_KEYS, StateDict, load_openai_clip_state_dict,
+from .openai_clip_loading import (CLIP_TEXT_KEYS, StateDict,
+                                  load_openai_clip_state_dict,
                                   load_weights_exactly, read_clip_checkpoint)
 from .punet_checkpoint import (add_depth_axis, drop_depth_axis,
                                mmvlsm_to_punet, punet_to_mmvlsm)
@@ -22,6 +23,7 @@ __all__ = [
     'load_clip_vit_state_dict', 'openai_clip_vit_to_mmpretrain',
     'UNUSED_CRIS_KEYS', 'cris_to_mmvlsm', 'mmvlsm_to_cris',
     'strip_data_parallel_prefix', 'punet_to_mmvlsm', 'mmvlsm_to_punet',
-    'drop_depth_axis', 'add_depth_axis', 'StateDict', 'read_encoder_checkpoint',
-    'resnet_to_mmpretrain', 'timm_swin_to_mmpretrain', 'unfold_merge_order'
+    'drop_depth_axis', 'add_depth_axis', 'StateDict',
+    'read_encoder_checkpoint', 'resnet_to_mmpretrain',
+    'timm_swin_to_mmpretrain', 'unfold_merge_order'
 ]

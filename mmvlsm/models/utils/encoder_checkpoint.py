@@ -77,7 +77,8 @@ def read_encoder_checkpoint(name_or_path: str, where: str) -> StateDict:
                          'a state dict.')
     return {
         key: value
-        for key, value in state_dict.items() if isinstance(value, torch.Tensor)
+        for key, value in state_dict.items()
+        if isinstance(value, torch.Tensor)
     }
 
 
@@ -184,17 +185,18 @@ def timm_swin_to_mmpretrain(state_dict: StateDict, fmt: str,
             continue
         elif block is not None:
             stage, index, rest = block.groups()
-            rest = next((rest.replace(old, new, 1)
-                         for old, new in _SWIN_BLOCK_RENAMES
-                         if rest.startswith(old)), rest)
+            rest = next(
+                (rest.replace(old, new, 1)
+                 for old, new in _SWIN_BLOCK_RENAMES if rest.startswith(old)),
+                rest)
             converted[f'stages.{stage}.blocks.{index}.{rest}'] = value
         elif merge is not None:
-            stage, rest = merge.groups()
-            converted[f'stages.{int(stage) - merge_shift}.downsample.{rest}'] \
-                = unfold_merge_order(value)
+            stage = int(merge[1]) - merge_shift
+            converted[f'stages.{stage}.downsample.{merge[2]}'] = \
+                unfold_merge_order(value)
         elif key.startswith('norm.'):
             converted[f'norm{num_stages - 1}.{key[5:]}'] = value
-        elif key == 'patch_embed.proj.weight' or key == 'patch_embed.proj.bias':
+        elif key in ('patch_embed.proj.weight', 'patch_embed.proj.bias'):
             converted[key.replace('.proj.', '.projection.')] = value
         else:
             converted[key] = value

@@ -2,6 +2,7 @@
 """ResNet and Swin (CTransPath) encoders load torchvision, timm, mmpretrain
 and CTransPath weights exactly: tiny random models are saved in each
 layout and their features compared with the source library's model."""
+import os.path as osp
 import re
 
 import pytest
@@ -9,12 +10,18 @@ import timm
 import torch
 import torch.nn as nn
 import torchvision
+from mmengine.config import Config
 from safetensors.torch import save_file
 from timm.models.swin_transformer import (SwinTransformer,
                                           checkpoint_filter_fn)
 
 from mmvlsm.models.backbones import ResNetEncoder, SwinEncoder
 from mmvlsm.models.utils import unfold_merge_order
+from mmvlsm.registry.classification import MODELS
+
+CONFIGS = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+    'configs', 'cite')
 
 TINY_SWIN = dict(
     embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), window_size=2)
@@ -36,7 +43,8 @@ def randomize_norm_statistics(model):
 
 
 def images(size):
-    return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    return torch.randn(
+        2, 3, size, size, generator=torch.Generator().manual_seed(1))
 
 
 class TimmConvStem(nn.Module):
@@ -134,8 +142,9 @@ def test_resnet18_from_timm_hub_folder_and_mmpretrain(tmp_path):
     # An mmpretrain classifier checkpoint of the same weights.
     state = {f'backbone.{k}': v for k, v in timm_encoder.state_dict().items()}
     state['head.fc.weight'] = torch.zeros(10, 512)
-    torch.save(dict(meta=dict(epoch=1), state_dict=state),
-               tmp_path / 'mmpretrain.pth')
+    torch.save(
+        dict(meta=dict(epoch=1), state_dict=state),
+        tmp_path / 'mmpretrain.pth')
     encoder = ResNetEncoder(
         18,
         pretrained=str(tmp_path / 'mmpretrain.pth'),
@@ -147,12 +156,14 @@ def test_resnet18_from_timm_hub_folder_and_mmpretrain(tmp_path):
 def test_resnet_load_errors_name_the_key_and_file(tmp_path):
     source = torchvision.models.resnet18()
     cases = {
-        'unexpected': dict(source.state_dict(), **{'extra.weight': torch.ones(1)}),
+        'unexpected':
+        dict(source.state_dict(), **{'extra.weight': torch.ones(1)}),
         'missing': {
             k: v
             for k, v in source.state_dict().items() if k != 'layer4.1.bn2.bias'
         },
-        'shape': dict(source.state_dict(), **{'conv1.weight': torch.ones(64, 3, 3, 3)}),
+        'shape':
+        dict(source.state_dict(), **{'conv1.weight': torch.ones(64, 3, 3, 3)}),
     }
     expected = {
         'unexpected': r"unexpected \['extra.weight'\]",
@@ -213,9 +224,14 @@ def test_timm_swin_with_head_and_patch_embed(tmp_path):
 
 def test_swin_load_errors(tmp_path):
     state = ctranspath_layout(timm_swin())
-    missing = {k: v for k, v in state.items() if k != 'layers.2.downsample.norm.weight'}
+    missing = {
+        k: v
+        for k, v in state.items() if k != 'layers.2.downsample.norm.weight'
+    }
     torch.save(dict(model=missing), tmp_path / 'missing.pth')
-    with pytest.raises(ValueError, match=r"missing \['stages.2.downsample.norm.weight'\]"):
+    with pytest.raises(
+            ValueError,
+            match=r"missing \['stages.2.downsample.norm.weight'\]"):
         swin_encoder(str(tmp_path / 'missing.pth'))
     # timm 0.9+ weights read as CTransPath's layout shift every merging.
     save_file(timm_swin().state_dict(), tmp_path / 'model.safetensors')
@@ -233,3 +249,57 @@ def test_unfold_merge_order_matches_nn_unfold():
     weight = torch.randn(5, 12)
     torch.testing.assert_close(timm_order @ weight.T,
                                unfolded @ unfold_merge_order(weight).T)
+
+
+def build_encoder_and_neck(config):
+    """The backbone (without weights) and neck of a CITE config."""
+    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    cfg.model.backbone.pretrained = None
+    return MODELS.build(cfg.model.backbone), MODELS.build(cfg.model.neck)
+
+
+def count(modules):
+    params = [p for m in modules for p in m.parameters()]
+    return (sum(p.numel() for p in params
+                if p.requires_grad), sum(p.numel() for p in params))
+
+
+@pytest.mark.parametrize('config, trainable, total', [
+    ('linear-probe-text_resnet50', 2_098_176, 25_606_208),
+    ('finetune-text_resnet50', 25_606_208, 25_606_208),
+    ('linear-probe-text_ctranspath', 787_456, 28_307_494),
+    ('finetune-text_ctranspath', 28_307_494, 28_307_494),
+])
+def test_full_size_parameter_counts(config, trainable, total):
+    # The text head adds no parameters (frozen class-name embeddings, fixed
+    # temperature): these are the counts of the whole classifier.
+    encoder, neck = build_encoder_and_neck(
+        f'{config}-biolinkbert-l_1xb128-1000it_patchgastric-cls3.py')
+    counts = count([encoder, neck])
+    print(f'{config}: trainable {counts[0]:,} of {counts[1]:,}')
+    assert counts == (trainable, total)
+    assert neck.in_channels == encoder.feature_channels
+
+
+def test_ctranspath_size_matches_timm():
+    timm_model = SwinTransformer(
+        num_classes=0,
+        embed_layer=TimmConvStem,
+        embed_dim=96,
+        depths=(2, 2, 6, 2),
+        num_heads=(3, 6, 12, 24))
+    encoder, _ = build_encoder_and_neck(
+        'linear-probe-text_ctranspath-biolinkbert-l_1xb128-1000it_'
+        'patchgastric-cls3.py')
+    assert count([encoder])[1] == count([timm_model])[1] == 27_520_038
+
+
+@pytest.mark.parametrize('config', [
+    'cite-tiny-resnet-minilm_1xb24-150it_toy-patches-32x32.py',
+    'cite-tiny-ctranspath-minilm_1xb24-150it_toy-patches-32x32.py'
+])
+def test_tiny_configs_train_a_step(config):
+    encoder, neck = build_encoder_and_neck(osp.join('tiny', config))
+    loss = neck(encoder(images(32)))[0].square().mean()
+    loss.backward()
+    assert all(p.grad is not None for p in encoder.parameters())
