@@ -3,13 +3,16 @@ from .clip_vit_checkpoint import (load_clip_vit_state_dict,
                                   openai_clip_vit_to_mmpretrain)
 from .cris_checkpoint import (UNUSED_CRIS_KEYS, cris_to_mmvlsm, mmvlsm_to_cris,
                               strip_data_parallel_prefix)
+from .encoder_checkpoint import (read_encoder_checkpoint, resnet_to_mmpretrain,
+                                 timm_swin_to_mmpretrain, unfold_merge_order)
 from .hf_loading import hf_from_pretrained, hf_loading_errors
 from .hf_vit_checkpoints import (HF_VIT_MODEL_TYPES, hf_dinov2_to_mmpretrain,
                                  hf_vit_arch, hf_vit_mae_to_mmpretrain,
                                  hf_vit_to_mmpretrain, load_hf_vit_state_dict)
 from .open_clip_loading import (open_clip_from_pretrained, open_clip_name,
                                 open_clip_tokenizer)
-from .openai_clip_loading import (CLIP_TEXT_KEYS, load_openai_clip_state_dict,
+from .openai_clip_loading import (CLIP_TEXT_KEYS, StateDict,
+                                  load_openai_clip_state_dict,
                                   load_weights_exactly, read_clip_checkpoint)
 from .punet_checkpoint import (add_depth_axis, drop_depth_axis,
                                mmvlsm_to_punet, punet_to_mmvlsm)
@@ -32,5 +35,6 @@ __all__ = [
     'hf_vit_mae_to_mmpretrain', 'hf_dinov2_to_mmpretrain', 'VIT_FORMATS',
     'load_vit_state_dict', 'read_vit_checkpoint', 'fit_pos_embed',
     'timm_vit_to_mmpretrain', 'dino_vit_to_mmpretrain',
-    'mmpretrain_vit_to_mmpretrain'
+    'mmpretrain_vit_to_mmpretrain', 'StateDict', 'read_encoder_checkpoint',
+    'resnet_to_mmpretrain', 'timm_swin_to_mmpretrain', 'unfold_merge_order'
 ]
