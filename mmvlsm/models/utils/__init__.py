@@ -3,8 +3,9 @@ from .clip_vit_checkpoint import (load_clip_vit_state_dict,
                                   openai_clip_vit_to_mmpretrain)
 from .cris_checkpoint import (UNUSED_CRIS_KEYS, cris_to_mmvlsm, mmvlsm_to_cris,
                               strip_data_parallel_prefix)
-from .encoder_checkpoint import (read_encoder_checkpoint, resnet_to_mmpretrain,
-                                 timm_swin_to_mmpretrain, unfold_merge_order)
+from .checkpoint_files import read_encoder_checkpoint
+from .encoder_checkpoint import (resnet_to_mmpretrain, timm_swin_to_mmpretrain,
+                                 unfold_merge_order)
 from .hf_loading import hf_from_pretrained, hf_loading_errors
 from .hf_vit_checkpoints import (HF_VIT_MODEL_TYPES, hf_dinov2_to_mmpretrain,
                                  hf_vit_arch, hf_vit_mae_to_mmpretrain,

@@ -53,9 +53,9 @@ def openai_clip_vit_to_mmpretrain(visual: StateDict) -> StateDict:
             converted['proj'] = value
         elif block is not None:
             index, rest = block.groups()
-            new = next((rest.replace(old, new, 1)
-                        for old, new in _BLOCK_RENAMES
-                        if rest.startswith(old)), None)
+            new = next(
+                (rest.replace(old, new, 1)
+                 for old, new in _BLOCK_RENAMES if rest.startswith(old)), None)
             if new is None:
                 raise ValueError(f'Unknown CLIP ViT block weight "{key}".')
             converted[f'layers.{index}.{new}'] = value

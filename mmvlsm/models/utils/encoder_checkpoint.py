@@ -1,85 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Reading ResNet and Swin image encoder checkpoints (torchvision, timm,
 mmpretrain, CTransPath) in mmpretrain's backbone names."""
-import os.path as osp
 import re
 from typing import List, Tuple
 
 import torch
-from huggingface_hub import hf_hub_download
-from safetensors.torch import load_file
 
-from .hf_loading import hf_loading_errors
 from .openai_clip_loading import StateDict
-
-HF_HUB_PREFIX = 'hf-hub:'
-# What ``save_pretrained`` / timm's ``push_to_hub`` put in a model folder,
-# in the order they are looked for.
-WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
-
-
-def read_encoder_checkpoint(name_or_path: str, where: str) -> StateDict:
-    """Read an image encoder's weights on the CPU, as a flat dict.
-
-    Args:
-        name_or_path (str): A weight file (``.pth``/``.pt``/``.bin`` written
-            by ``torch.save``, or ``.safetensors``), a folder holding
-            ``model.safetensors`` or ``pytorch_model.bin`` (a Hugging Face
-            Hub snapshot of a timm model), or ``'hf-hub:ORG/REPO'``, whose
-            ``model.safetensors`` comes from the HF cache (or is downloaded
-            unless ``HF_HUB_OFFLINE=1``). A ``state_dict`` (mmengine) or
-            ``model`` (CTransPath) entry is unwrapped.
-        where (str): Where to get the weights, for the missing-file error.
-
-    Returns:
-        dict[str, Tensor]: The tensors, named as in the file.
-
-    Raises:
-        FileNotFoundError: If the file, folder or Hub name cannot be found.
-        ValueError: If the file holds no state dict.
-    """
-    path = name_or_path
-    if name_or_path.startswith(HF_HUB_PREFIX):
-        repo = name_or_path[len(HF_HUB_PREFIX):]
-        with hf_loading_errors(repo, 'image encoder weights'):
-            path = hf_hub_download(repo, WEIGHT_FILES[0])
-    elif osp.isdir(name_or_path):
-        found = [
-            osp.join(name_or_path, name) for name in WEIGHT_FILES
-            if osp.isfile(osp.join(name_or_path, name))
-        ]
-        if not found:
-            raise FileNotFoundError(
-                f'The folder "{name_or_path}" holds none of {WEIGHT_FILES}.')
-        path = found[0]
-    elif not osp.isfile(name_or_path):
-        raise FileNotFoundError(
-            f'Image encoder checkpoint "{name_or_path}" not found. Put the '
-            f'weights there ({where}) or set the config\'s `pretrained` to '
-            'where they are.')
-
-    if path.endswith('.safetensors'):
-        state_dict = load_file(path)
-    else:
-        try:
-            state_dict = torch.load(
-                path, map_location='cpu', weights_only=True)
-        except Exception as error:
-            raise ValueError(f'"{path}" is not a state dict saved by '
-                             f'torch.save: {error}') from error
-    for wrapper in ('state_dict', 'model'):
-        if isinstance(state_dict, dict) and isinstance(
-                state_dict.get(wrapper), dict):
-            state_dict = state_dict[wrapper]
-            break
-    if not isinstance(state_dict, dict):
-        raise ValueError(f'"{path}" holds a {type(state_dict).__name__}, not '
-                         'a state dict.')
-    return {
-        key: value
-        for key, value in state_dict.items()
-        if isinstance(value, torch.Tensor)
-    }
 
 
 def resnet_to_mmpretrain(state_dict: StateDict,

@@ -19,6 +19,7 @@ import torch
 from mmengine.logging import MMLogger
 from mmpretrain.models.utils import resize_pos_embed
 
+from .checkpoint_files import read_encoder_checkpoint
 from .clip_vit_checkpoint import load_clip_vit_state_dict
 from .hf_vit_checkpoints import load_hf_vit_state_dict
 from .openai_clip_loading import StateDict
@@ -44,9 +45,6 @@ OFFICIAL_URLS = {
     'https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/'
     'dinov2_vitb14_pretrain.pth',
 }
-# Entries that wrap the weights in training checkpoints, tried in order:
-# mmengine's, MAE's and DeiT's, and DINO's EMA teacher (what HIPT loads).
-WRAPPER_KEYS = ('state_dict', 'model', 'teacher')
 # The prefixes of DINO's training checkpoints (DistributedDataParallel and
 # its MultiCropWrapper).
 DINO_PREFIXES = ('module.', 'backbone.')
@@ -174,58 +172,11 @@ def dino_vit_to_mmpretrain(state_dict: StateDict) -> StateDict:
 
 
 def read_vit_checkpoint(path: str) -> StateDict:
-    """Read a ViT checkpoint on the CPU, as a flat dict of tensors.
-
-    ``.safetensors`` files are read with safetensors, anything else with
-    ``torch.load`` (weights only). The weights are taken out of a training
-    checkpoint's ``state_dict``, ``model`` or ``teacher`` entry (the first
-    found; DINO's student, optimizer and loss are ignored). Tensors stored
-    in half precision are returned in fp32.
-
-    Args:
-        path (str): The checkpoint file.
-
-    Returns:
-        dict[str, Tensor]: The weights, named as in the file.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist (the message says
-            where the official file is published).
-        ValueError: If the file cannot be read or holds no weights.
-    """
-    if not osp.isfile(path):
-        url = OFFICIAL_URLS.get(osp.basename(path))
-        where = f' (published at {url})' if url else ''
-        raise FileNotFoundError(
-            f'ViT checkpoint "{path}" not found. Put the checkpoint there'
-            f'{where}, or set the backbone\'s `pretrained` to where it is.')
-    try:
-        if path.endswith('.safetensors'):
-            from safetensors.torch import load_file
-            checkpoint = load_file(path)
-        else:
-            checkpoint = torch.load(
-                path, map_location='cpu', weights_only=True)
-    except Exception as error:
-        raise ValueError(f'Could not read the ViT checkpoint "{path}" (a '
-                         'corrupt or partial download?): '
-                         f'{error}') from error
-    while isinstance(checkpoint, dict):
-        wrapper = next(
-            (k for k in WRAPPER_KEYS if isinstance(checkpoint.get(k), dict)),
-            None)
-        if wrapper is None:
-            break
-        checkpoint = checkpoint[wrapper]
-    if not isinstance(checkpoint, dict) or not any(
-            isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise ValueError(f'"{path}" holds no state dict (a '
-                         f'{type(checkpoint).__name__} without tensors).')
-    return {
-        key: value.float() if value.is_floating_point() else value
-        for key, value in checkpoint.items()
-        if isinstance(value, torch.Tensor)
-    }
+    """Read a ViT checkpoint (see
+    :func:`~mmvlsm.models.utils.read_encoder_checkpoint`); a missing file
+    of a known name says where the official one is published."""
+    url = OFFICIAL_URLS.get(osp.basename(path))
+    return read_encoder_checkpoint(path, f'published at {url}' if url else '')
 
 
 def mmpretrain_vit_to_mmpretrain(state_dict: StateDict) -> StateDict:

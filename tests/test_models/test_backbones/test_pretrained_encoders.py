@@ -251,11 +251,17 @@ def test_unfold_merge_order_matches_nn_unfold():
                                unfolded @ unfold_merge_order(weight).T)
 
 
-def build_encoder_and_neck(config):
-    """The backbone (without weights) and neck of a CITE config."""
+def build_encoder_and_neck(config, tmp_path):
+    """The backbone (without weights) and neck of a CITE config, built by
+    its CITEClassifier with random class-name embeddings."""
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     cfg.model.backbone.pretrained = None
-    return MODELS.build(cfg.model.backbone), MODELS.build(cfg.model.neck)
+    width = 384 if 'minilm' in config else 1024
+    texts = str(tmp_path / 'texts.pth')
+    torch.save(torch.randn(3, width), texts)
+    cfg.model.head.update(text_encoder=None, text_embeddings_file=texts)
+    model = MODELS.build(cfg.model)
+    return model.backbone, model.neck
 
 
 def count(modules):
@@ -270,18 +276,18 @@ def count(modules):
     ('linear-probe-text_ctranspath', 787_456, 28_307_494),
     ('finetune-text_ctranspath', 28_307_494, 28_307_494),
 ])
-def test_full_size_parameter_counts(config, trainable, total):
+def test_full_size_parameter_counts(config, trainable, total, tmp_path):
     # The text head adds no parameters (frozen class-name embeddings, fixed
     # temperature): these are the counts of the whole classifier.
     encoder, neck = build_encoder_and_neck(
-        f'{config}-biolinkbert-l_1xb128-1000it_patchgastric-cls3.py')
+        f'{config}-biolinkbert-l_1xb128-1000it_patchgastric-cls3.py', tmp_path)
     counts = count([encoder, neck])
     print(f'{config}: trainable {counts[0]:,} of {counts[1]:,}')
     assert counts == (trainable, total)
     assert neck.in_channels == encoder.feature_channels
 
 
-def test_ctranspath_size_matches_timm():
+def test_ctranspath_size_matches_timm(tmp_path):
     timm_model = SwinTransformer(
         num_classes=0,
         embed_layer=TimmConvStem,
@@ -290,7 +296,7 @@ def test_ctranspath_size_matches_timm():
         num_heads=(3, 6, 12, 24))
     encoder, _ = build_encoder_and_neck(
         'linear-probe-text_ctranspath-biolinkbert-l_1xb128-1000it_'
-        'patchgastric-cls3.py')
+        'patchgastric-cls3.py', tmp_path)
     assert count([encoder])[1] == count([timm_model])[1] == 27_520_038
 
 
@@ -298,8 +304,8 @@ def test_ctranspath_size_matches_timm():
     'cite-tiny-resnet-minilm_1xb24-150it_toy-patches-32x32.py',
     'cite-tiny-ctranspath-minilm_1xb24-150it_toy-patches-32x32.py'
 ])
-def test_tiny_configs_train_a_step(config):
-    encoder, neck = build_encoder_and_neck(osp.join('tiny', config))
+def test_tiny_configs_train_a_step(config, tmp_path):
+    encoder, neck = build_encoder_and_neck(osp.join('tiny', config), tmp_path)
     loss = neck(encoder(images(32)))[0].square().mean()
     loss.backward()
     assert all(p.grad is not None for p in encoder.parameters())

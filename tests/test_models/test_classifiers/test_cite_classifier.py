@@ -161,6 +161,11 @@ ENCODERS = {
 for name, width in ENCODERS.items():
     CONFIG_WIDTHS[f'cite_{name}-biolinkbert-l_2xb64-1000it_patchgastric-cls3'
                   '.py'] = (1024, (width, 1024), 1024)
+# CITE's text head on CNN and Swin encoders, frozen or fine-tuned.
+for name, width in (('resnet50', 2048), ('ctranspath', 768)):
+    for mode in ('linear-probe', 'finetune'):
+        CONFIG_WIDTHS[f'{mode}-text_{name}-biolinkbert-l_1xb128-1000it_'
+                      'patchgastric-cls3.py'] = (1024, (width, 1024), 1024)
 # The text models' configs: their hidden (BiomedCLIP: projection) sizes.
 TEXT_MODELS = {
     'pubmedbert':
