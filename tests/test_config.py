@@ -602,13 +602,16 @@ CITE_ENCODERS = {
 }
 
 
-def test_cite_encoder_parameter_counts():
-    """Every full-size encoder config, built on the meta device without its
-    weights: parameter counts, and the neck's width is the feature's."""
+def test_cite_encoder_parameter_counts(tmp_path):
+    """Every full-size encoder config, built by its CITEClassifier on the
+    meta device without its weights (random class-name embeddings):
+    parameter counts, and the neck's width is the feature's."""
     import torch
     from mmengine.registry import DefaultScope
 
     from mmvlsm.registry import classification
+    texts = str(tmp_path / 'texts.pth')
+    torch.save(torch.randn(3, 1024), texts)
     rows = []
     for encoder, expected in CITE_ENCODERS.items():
         cfg = Config.fromfile(
@@ -616,10 +619,11 @@ def test_cite_encoder_parameter_counts():
                 REPO, 'configs', 'cite', f'cite_{encoder}-biolinkbert-l_'
                 '2xb64-1000it_patchgastric-cls3.py'))
         cfg.model.backbone.pretrained = None
+        cfg.model.head.update(text_encoder=None, text_embeddings_file=texts)
         with DefaultScope.overwrite_default_scope('mmvlsm_cls'), \
                 torch.device('meta'):
-            backbone = classification.MODELS.build(cfg.model.backbone)
-            neck = classification.MODELS.build(cfg.model.neck)
+            model = classification.MODELS.build(cfg.model)
+        backbone, neck = model.backbone, model.neck
         counts = (
             sum(p.numel() for p in backbone.parameters()
                 if not p.requires_grad),
@@ -627,7 +631,8 @@ def test_cite_encoder_parameter_counts():
             sum(p.numel() for p in neck.parameters() if p.requires_grad),
             backbone.feature_channels,
         )
-        assert cfg.model.neck.in_channels == backbone.feature_channels
+        assert neck.fc.in_features == backbone.feature_channels
+        assert sum(p.numel() for p in model.head.parameters()) == 0
         rows.append((encoder, *counts))
         assert counts == expected, encoder
     print('\n| encoder | frozen | trainable: prompt | trainable: neck | '

@@ -184,7 +184,7 @@ def test_sweep_table(tmp_path, capsys):
                                ('80.0000', '0.0000', '90.0000', '0.0000'),
                                ('62.0000', '2.8284', '80.0000', '7.0711'),
                                ('40.0000', '0.0000', '45.0000', '0.0000')]
-    clip = 'PromptedViT checkpoints/ViT-B-16.pt'
+    clip = 'PromptedViT checkpoints/ViT-B-16.pt (clip)'
     assert [
         (r['encoder'], r['text_model']) for r in rows
     ] == [(clip, 'michiyasunaga/BioLinkBERT-large (pooler_output)')] * 2 + [

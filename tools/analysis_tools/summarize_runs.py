@@ -286,9 +286,10 @@ def encoder_name(model: dict) -> str:
     backbone = model.get('backbone', {})
     init_cfg = backbone.get('init_cfg') or {}
     init_cfg = init_cfg[0] if isinstance(init_cfg, list) else init_cfg
-    source = next((backbone[key]
-                   for key in ('pretrained', 'clip_pretrained', 'checkpoint')
-                   if backbone.get(key)), init_cfg.get('checkpoint'))
+    source = next(
+        (backbone[key]
+         for key in ('pretrained', 'checkpoint') if backbone.get(key)),
+        init_cfg.get('checkpoint'))
     name = str(backbone.get('type', '?'))
     if source:
         name += f' {_source_name(str(source))}'

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 import torchvision
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from safetensors.torch import save_file
 from timm.models.swin_transformer import (SwinTransformer,
                                           checkpoint_filter_fn)
@@ -260,7 +261,8 @@ def build_encoder_and_neck(config, tmp_path):
     texts = str(tmp_path / 'texts.pth')
     torch.save(torch.randn(3, width), texts)
     cfg.model.head.update(text_encoder=None, text_embeddings_file=texts)
-    model = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope('mmvlsm_cls'):
+        model = MODELS.build(cfg.model)
     return model.backbone, model.neck
 
 
