@@ -50,9 +50,13 @@ quickstart: env $(TOY_DATA)
 		--cfg-options test_dataloader.dataset.ann_file=anns/test_wrong_prompt.json
 	$(PY) tools/misc/quickstart_summary.py $(QS_WORK_DIR)
 
+# Test files run in parallel, one per core (a module's fixtures stay in one
+# worker), each worker on one thread so that they do not contend.
+TEST_WORKERS ?= auto
 test: env
 	# UTF-8 files and pipes whatever the locale (the tools print ±).
-	HF_HUB_OFFLINE=1 PYTHONUTF8=1 $(PY) -m pytest tests -q -p no:cacheprovider --durations=15
+	HF_HUB_OFFLINE=1 PYTHONUTF8=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests -q \
+		-p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 clean-quickstart:
 	rm -rf $(QS_WORK_DIR)

@@ -3,6 +3,7 @@
 losses, EMA teacher) on three toy organs, the checkpoint handed to phase 2,
 which prompt-tunes a fourth organ, and per-class Dice from tools/test.py."""
 import json
+import os
 import os.path as osp
 import sys
 
@@ -39,11 +40,14 @@ def options(root, *extra):
 
 
 def test_tiny_punet_phase1_then_prompt_tuning(toy_organs, tmp_path):
+    # Two threads whatever the test runner uses: the Dice reached after
+    # 300 steps follows the order of float sums, which follows them.
+    env = dict(os.environ, OMP_NUM_THREADS='2')
     phase1 = tmp_path / 'phase1'
     log = run_tool([
         sys.executable, 'tools/train.py', PHASE1, '--work-dir',
         str(phase1)
-    ] + options(toy_organs))
+    ] + options(toy_organs), env=env)
     assert 'loss_cpa_s1' in log and 'loss_focal_s0' in log
     checkpoint = phase1 / 'iter_200.pth'
     assert any(
@@ -55,7 +59,7 @@ def test_tiny_punet_phase1_then_prompt_tuning(toy_organs, tmp_path):
     log = run_tool([
         sys.executable, 'tools/train.py', PHASE2, '--work-dir',
         str(phase2)
-    ] + options(toy_organs, host))
+    ] + options(toy_organs, host), env=env)
     # The new class's 16 tokens in the 2 pools of every level (4,096 at
     # 8-16 channels) and in the head's pool (128), its bias embeddings
     # (18 x 16 x 32) and the shared projections (18 x 2 heads x 32); the
@@ -71,7 +75,7 @@ def test_tiny_punet_phase1_then_prompt_tuning(toy_organs, tmp_path):
             sys.executable, 'tools/test.py', PHASE2,
             str(checkpoint), '--work-dir',
             str(work_dir)
-        ] + options(toy_organs, host))
+        ] + options(toy_organs, host), env=env)
         # One class evaluated: its row, and unprefixed metric keys.
         assert f'| {NEW} |' in log
         metrics = json.loads((work_dir / 'test_metrics.json').read_text())
