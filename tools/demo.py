@@ -120,8 +120,8 @@ def main() -> None:
     served = DemoModel(model, args.config, args.checkpoint,
                        osp.join(workdir, 'masks'))
     examples = copy_examples(
-        dataset_examples(cfg, args.num_examples), osp.join(
-            workdir, 'examples'))
+        dataset_examples(cfg, args.num_examples),
+        osp.join(workdir, 'examples'))
     app = build_app(served, examples)
     if args.host not in LOCAL_HOSTS:
         log.warning(

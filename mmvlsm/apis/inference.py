@@ -539,10 +539,9 @@ def inference_model(
     return results[0] if single else results
 
 
-def inference_classifier(model: torch.nn.Module,
-                         img: Union[PathInput,
-                                    Sequence[PathInput]]) -> Union[
-                                        DataSample, List[DataSample]]:
+def inference_classifier(
+    model: torch.nn.Module, img: Union[PathInput, Sequence[PathInput]]
+) -> Union[DataSample, List[DataSample]]:
     """Classify image files with a classifier (CITE) from
     :func:`init_model`.
 

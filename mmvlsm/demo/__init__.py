@@ -8,8 +8,8 @@ from .core import (DemoInputError, DemoModel, ImageResult, VolumeView,
                    mask_image, parse_prompts, to_rgb)
 
 __all__ = [
-    'DemoInputError', 'DemoModel', 'ImageResult', 'VolumeView',
-    'check_upload', 'class_scores', 'colours', 'dataset_examples',
-    'describe_error', 'draw_overlay', 'heat_map', 'legend_html', 'mask_image',
-    'parse_prompts', 'to_rgb'
+    'DemoInputError', 'DemoModel', 'ImageResult', 'VolumeView', 'check_upload',
+    'class_scores', 'colours', 'dataset_examples', 'describe_error',
+    'draw_overlay', 'heat_map', 'legend_html', 'mask_image', 'parse_prompts',
+    'to_rgb'
 ]

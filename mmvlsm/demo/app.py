@@ -39,8 +39,8 @@ def _failed(message: str) -> str:
     return f'<span style="color:#c0392b">**{message}**</span>'
 
 
-def build_app(model: DemoModel,
-              examples: Sequence[Tuple[str, str]] = ()) -> gr.Blocks:
+def build_app(
+    model: DemoModel, examples: Sequence[Tuple[str, str]] = ()) -> gr.Blocks:
     """The demo page for ``model``.
 
     Args:
@@ -89,8 +89,7 @@ def build_app(model: DemoModel,
                     visible=model.kind != 'classifier',
                     elem_id='show-heat')
                 with gr.Accordion(
-                        'Volumes', open=False,
-                        visible=model.takes_volumes):
+                        'Volumes', open=False, visible=model.takes_volumes):
                     axis = gr.Dropdown(
                         list(AXES) if model.dims == 2 else ['axial'],
                         value='axial',
@@ -126,7 +125,11 @@ def build_app(model: DemoModel,
                     visible=False,
                     elem_id='heat')
                 slice_index = gr.Slider(
-                    0, 1, step=1, label='Slice', visible=False,
+                    0,
+                    1,
+                    step=1,
+                    label='Slice',
+                    visible=False,
                     elem_id='slice')
                 mask_file = gr.File(
                     label='Mask', interactive=False, elem_id='mask-file')
@@ -169,8 +172,8 @@ def build_app(model: DemoModel,
             logger.info('%s, %d prompts: %.3f s', source, len(names), seconds)
             return (f'{source}: {len(names)} prompt(s) in {seconds:.2f} s',
                     image, drawn, legend_html(names),
-                    gr.update(value=heat_img, visible=bool(heat_on)), out,
-                    slider, state)
+                    gr.update(value=heat_img,
+                              visible=bool(heat_on)), out, slider, state)
 
         def show_slice(state: Optional[VolumeView], index, heat_on):
             if state is None:
@@ -197,12 +200,13 @@ def build_app(model: DemoModel,
         if model.kind == 'classifier':
             run.click(classify, [upload], [status, shown, scores])
         else:
-            run.click(segment, [
-                upload, prompt, classes, threshold, show_heat, axis, window
-            ], [
-                status, shown, overlay, legend, heat, mask_file,
-                slice_index, view
-            ])
+            run.click(
+                segment,
+                [upload, prompt, classes, threshold, show_heat, axis, window],
+                [
+                    status, shown, overlay, legend, heat, mask_file,
+                    slice_index, view
+                ])
             slice_index.release(show_slice, [view, slice_index, show_heat],
                                 [shown, overlay, heat])
             show_heat.change(lambda on: gr.update(visible=bool(on)),

