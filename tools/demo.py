@@ -133,7 +133,7 @@ def main() -> None:
         server_name=args.host,
         server_port=args.port,
         share=args.share,
-        max_file_size=f'{args.max_file_size}mb',
+        max_file_size=int(args.max_file_size * 2**20),
         # Nothing of the server's disk beyond Gradio's own folder.
         allowed_paths=[],
         ssr_mode=False,

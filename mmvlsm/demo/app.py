@@ -21,6 +21,7 @@ from .core import (CONFIG_WINDOW, IMAGE_TYPES, VOLUME_TYPES, WINDOWS,
                    heat_map, legend_html)
 
 logger = logging.getLogger('mmvlsm.demo')
+IMAGE_HEIGHT = 320  # px
 
 
 def copy_examples(examples: Sequence[Tuple[str, str]],
@@ -107,11 +108,16 @@ def build_app(
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id='status')
                 with gr.Row():
+                    # A fixed height scales small images up to be seen.
                     shown = gr.Image(
-                        label='Image', interactive=False, elem_id='image')
+                        label='Image',
+                        interactive=False,
+                        height=IMAGE_HEIGHT,
+                        elem_id='image')
                     overlay = gr.Image(
                         label='Overlay',
                         interactive=False,
+                        height=IMAGE_HEIGHT,
                         visible=model.kind != 'classifier',
                         elem_id='overlay')
                     scores = gr.Label(
@@ -122,6 +128,7 @@ def build_app(
                 heat = gr.Image(
                     label='Probability',
                     interactive=False,
+                    height=IMAGE_HEIGHT,
                     visible=False,
                     elem_id='heat')
                 slice_index = gr.Slider(
@@ -132,7 +139,10 @@ def build_app(
                     visible=False,
                     elem_id='slice')
                 mask_file = gr.File(
-                    label='Mask', interactive=False, elem_id='mask-file')
+                    label='Mask',
+                    interactive=False,
+                    visible=model.kind != 'classifier',
+                    elem_id='mask-file')
         view = gr.State()
 
         def segment(path, text, chosen, thr, heat_on, axis_, window_):

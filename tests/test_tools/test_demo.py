@@ -21,6 +21,7 @@ CHROMEDRIVER = '/usr/bin/chromedriver'
 PROMPT = 'red circle'
 THRESHOLD = 0.45  # not the config's 0.5: the page's slider must count
 STARTUP_S = 90
+MAX_UPLOAD_MB = 1
 
 
 def start_demo(checkpoint, toy_root, port):
@@ -35,7 +36,8 @@ def start_demo(checkpoint, toy_root, port):
     proc = subprocess.Popen([
         sys.executable, 'tools/demo.py', QUICKSTART_CONFIG,
         str(checkpoint), '--port',
-        str(port), '--num-examples', '2', '--cfg-options',
+        str(port), '--num-examples', '2', '--max-file-size',
+        str(MAX_UPLOAD_MB), '--cfg-options',
         f'test_dataloader.dataset.data_root={toy_root}'
     ],
                             cwd=REPO,
@@ -105,6 +107,21 @@ def upload_and_run(driver, url, image, prompt=None, run=True):
         wait_for(driver, '#run').click()
 
 
+def post_upload(url, size):
+    """POST ``size`` bytes as a file, as the page's upload does."""
+    boundary = 'mmvlsm-test-boundary'
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+            'filename="big.png"\r\nContent-Type: image/png\r\n\r\n').encode()
+    body += bytes(size) + f'\r\n--{boundary}--\r\n'.encode()
+    return urllib.request.urlopen(
+        urllib.request.Request(
+            f'{url}gradio_api/upload',
+            data=body,
+            headers={
+                'Content-Type': f'multipart/form-data; boundary={boundary}'
+            }))
+
+
 def api_mask(checkpoint, image):
     from mmvlsm.apis import inference_model, init_model
     model = init_model(QUICKSTART_CONFIG, str(checkpoint))
@@ -129,6 +146,9 @@ def test_demo_in_a_browser(untrained_checkpoint, toy_root, tmp_path):
         for path in (osp.join(REPO, 'README.md'), str(image)):
             with pytest.raises(urllib.error.HTTPError, match='403'):
                 urllib.request.urlopen(f'{url}gradio_api/file={path}')
+        with pytest.raises(urllib.error.HTTPError, match='413'):
+            post_upload(url, int(1.5 * MAX_UPLOAD_MB * 2**20))
+        post_upload(url, 1000)  # below the limit
         driver = browser()
         upload_and_run(driver, url, image)  # no prompt yet
         wait_for(driver, '#status', text='Type a prompt')
