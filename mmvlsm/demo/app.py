@@ -18,7 +18,7 @@ import gradio as gr
 from mmvlsm.datasets.volumes import AXES
 from .core import (CONFIG_WINDOW, IMAGE_TYPES, VOLUME_TYPES, WINDOWS,
                    DemoInputError, DemoModel, VolumeView, draw_overlay,
-                   heat_map, legend_html)
+                   enlarge, heat_map, legend_html)
 
 logger = logging.getLogger('mmvlsm.demo')
 IMAGE_HEIGHT = 320  # px
@@ -180,6 +180,8 @@ def build_app(
                     visible=False), None
             seconds = time.perf_counter() - start
             logger.info('%s, %d prompts: %.3f s', source, len(names), seconds)
+            image, drawn, heat_img = (
+                enlarge(x, IMAGE_HEIGHT) for x in (image, drawn, heat_img))
             return (f'{source}: {len(names)} prompt(s) in {seconds:.2f} s',
                     image, drawn, legend_html(names),
                     gr.update(value=heat_img,
@@ -188,7 +190,8 @@ def build_app(
         def show_slice(state: Optional[VolumeView], index, heat_on):
             if state is None:
                 return gr.update(), gr.update(), gr.update()
-            image, drawn, heat_img = state.show(index)
+            image, drawn, heat_img = (
+                enlarge(x, IMAGE_HEIGHT) for x in state.show(index))
             return image, drawn, gr.update(
                 value=heat_img, visible=bool(heat_on))
 
@@ -204,8 +207,8 @@ def build_app(
                                'see the server log.'), None, None
             seconds = time.perf_counter() - start
             logger.info('%s: %.3f s', osp.basename(path), seconds)
-            return (f'{osp.basename(path)} in {seconds:.2f} s', image,
-                    probabilities)
+            return (f'{osp.basename(path)} in {seconds:.2f} s',
+                    enlarge(image, IMAGE_HEIGHT), probabilities)
 
         if model.kind == 'classifier':
             run.click(classify, [upload], [status, shown, scores])

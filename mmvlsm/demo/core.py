@@ -132,6 +132,17 @@ def heat_map(image: np.ndarray,
     return cv2.addWeighted(colour, alpha, image, 1 - alpha, 0)
 
 
+def enlarge(image: np.ndarray, min_side: int) -> np.ndarray:
+    """An image to be seen on the page: scaled up by an integer factor
+    (nearest neighbour, so pixels stay pixels) until its longer side
+    reaches ``min_side``; larger images as they are."""
+    factor = min_side // max(image.shape[:2])
+    if factor < 2:
+        return image
+    return cv2.resize(
+        image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+
+
 def mask_image(labels: np.ndarray, num_prompts: int) -> np.ndarray:
     """The mask file's pixels as ``tools/infer.py`` writes them: 0/255 for
     one prompt, the label map 0..K for K."""

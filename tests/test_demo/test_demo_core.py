@@ -13,8 +13,8 @@ from mmengine.config import Config
 from mmvlsm.apis import (combine_prompts, foreground_probability,
                          inference_classifier, inference_model, init_model)
 from mmvlsm.demo import (DemoInputError, DemoModel, check_upload, class_scores,
-                         colours, describe_error, draw_overlay, heat_map,
-                         legend_html, mask_image, parse_prompts)
+                         colours, describe_error, draw_overlay, enlarge,
+                         heat_map, legend_html, mask_image, parse_prompts)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 QUICKSTART = osp.join(REPO, 'configs', 'quickstart',
@@ -78,6 +78,9 @@ def test_heat_map_and_mask_file_pixels():
     heat = heat_map(image, prob)
     assert heat.shape == (2, 3, 3) and heat.dtype == np.uint8
     assert not np.array_equal(heat[0, 0], heat[0, 2])
+    big = enlarge(heat, 7)  # 3 px wide: x2 reaches 6, x3 would pass 7
+    assert big.shape == (4, 6, 3) and (big[:2, :2] == heat[0, 0]).all()
+    assert enlarge(heat, 5) is heat
     labels = np.array([[0, 1], [2, 0]], np.uint8)
     np.testing.assert_array_equal(
         mask_image(labels > 0, 1), [[0, 255], [255, 0]])
