@@ -9,8 +9,9 @@ import SimpleITK as sitk
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.runner import load_checkpoint
+from mmpretrain.structures import DataSample
 from mmseg.structures import SegDataSample
 from PIL import Image
 
@@ -536,3 +537,52 @@ def inference_model(
             return_probs=return_probs,
             progress=progress)
     return results[0] if single else results
+
+
+def inference_classifier(
+    model: torch.nn.Module, img: Union[PathInput, Sequence[PathInput]]
+) -> Union[DataSample, List[DataSample]]:
+    """Classify image files with a classifier (CITE) from
+    :func:`init_model`.
+
+    The config's test pipeline reads and prepares each file, as
+    ``tools/test.py`` does; the files go through the model as one batch.
+
+    Args:
+        model (nn.Module): A classifier (a config of scope ``mmvlsm_cls``).
+        img (str | os.PathLike | list): One image file or a list.
+
+    Returns:
+        DataSample | list[DataSample]: With ``pred_score`` (num_classes, )
+        and ``pred_label``; a list for a list.
+
+    Raises:
+        TypeError: If an input is not a path.
+        ValueError: If the list is empty, or a file is not an image the
+            config's loader reads.
+    """
+    single = not isinstance(img, (list, tuple))
+    paths = [img] if single else list(img)
+    if not paths:
+        raise ValueError('inference_classifier got an empty list of images')
+    for path in paths:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError('inference_classifier takes image files, got a '
+                            f'{type(path).__name__}')
+    steps = [
+        step for step in model.cfg.test_dataloader.dataset.pipeline
+        if step['type'] not in GT_TRANSFORMS
+    ]
+    # The pipeline's transforms are those of the config's registry scope.
+    with DefaultScope.overwrite_default_scope(model.cfg.get('default_scope')):
+        pipeline = Compose(steps)
+        data = [pipeline(dict(img_path=os.fspath(p))) for p in paths]
+    if any(item is None for item in data):  # a loader with ignore_empty
+        raise ValueError('Cannot read image ' +
+                         os.fspath(paths[data.index(None)]))
+    with torch.no_grad():
+        samples = model.test_step(
+            dict(
+                inputs=[item['inputs'] for item in data],
+                data_samples=[item['data_samples'] for item in data]))
+    return samples[0] if single else samples
