@@ -1,6 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """PromptedViT from timm, MAE, DINO, DINOv2 and mmpretrain checkpoints:
 tiny random models saved in each real layout give timm's own features."""
+import os.path as osp
+
 import pytest
 import torch
 from mmpretrain.models.backbones import VisionTransformer as MMPretrainViT
@@ -9,23 +11,21 @@ from timm.models.vision_transformer import VisionTransformer
 
 from mmvlsm.models.backbones import PromptedViT
 from mmvlsm.testing import (TINY_PROMPTED_VITS, TINY_TIMM_VITS,
-                            TINY_VIT_FORMATS, save_tiny_vit, timm_vit_features)
-
-FILES = dict(
-    timm='model.safetensors',
-    mae='mae_pretrain_vit_tiny.pth',
-    mae_finetuned='mae_finetuned_vit_tiny.pth',
-    dino='vit256_tiny_dino.pth',
-    dinov2='dinov2_vitt8_pretrain.pth')
+                            TINY_VIT_FILES, TINY_VIT_FORMATS, save_tiny_vit,
+                            timm_vit_features)
 
 
 @pytest.fixture(scope='module')
 def tiny_vits(tmp_path_factory):
     """family -> (checkpoint path, source timm model)."""
     root = tmp_path_factory.mktemp('vits')
+    paths = {
+        family: str(root / osp.basename(name))
+        for family, name in TINY_VIT_FILES.items()
+    }
     return {
-        family: (str(root / name), save_tiny_vit(str(root / name), family))
-        for family, name in FILES.items()
+        family: (path, save_tiny_vit(path, family))
+        for family, path in paths.items()
     }
 
 
