@@ -10,6 +10,6 @@ from .core import (DemoInputError, DemoModel, ImageResult, VolumeView,
 __all__ = [
     'DemoInputError', 'DemoModel', 'ImageResult', 'VolumeView', 'check_upload',
     'class_scores', 'colours', 'dataset_examples', 'describe_error',
-    'draw_overlay', 'heat_map', 'legend_html', 'mask_image', 'parse_prompts',
-    'to_rgb'
+    'draw_overlay', 'enlarge', 'heat_map', 'legend_html', 'mask_image',
+    'parse_prompts', 'to_rgb'
 ]

@@ -15,7 +15,6 @@ from functools import partial
 from typing import Callable, Dict, Iterable, Sequence, Tuple
 
 import numpy as np
-import torch
 from mmengine.logging import MMLogger
 from mmpretrain.models.utils import resize_pos_embed
 
