@@ -35,6 +35,8 @@ ACCEPTED = ('a path, a PIL image, or a numpy array of shape (H, W), '
 # PIL modes read as they are: 16-bit ('I' is how PIL opens some 16-bit
 # PNGs) and float; every other mode is converted to 'L' or 'RGB'.
 PIL_NUMERIC_MODES = ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F')
+# How a colour numpy array's channels are ordered (PIL images are RGB).
+CHANNEL_ORDERS = ('bgr', 'rgb')
 
 # Steps of a test pipeline that need a ground truth, which inference lacks.
 GT_TRANSFORMS = ('LoadBinaryMask', 'LoadAnnotations', 'BinarizeActiveClass')
@@ -67,9 +69,19 @@ def init_model(config: Union[str, Config],
     return model.to(device).eval()
 
 
+def check_channel_order(channel_order: str) -> None:
+    """Check the ``channel_order`` of colour arrays: 'bgr' or 'rgb'."""
+    if channel_order not in CHANNEL_ORDERS:
+        raise ValueError(
+            f'channel_order must be one of {CHANNEL_ORDERS}, got '
+            f'{channel_order!r}; use \'rgb\' for arrays from PIL '
+            '(np.asarray(image)), \'bgr\' for arrays from cv2/mmcv')
+
+
 def prepare_image(img: ImageInput,
                   depth_scaling: str = 'range',
-                  grayscale: bool = False) -> Union[str, np.ndarray]:
+                  grayscale: bool = False,
+                  channel_order: str = 'bgr') -> Union[str, np.ndarray]:
     """Check an image given to :func:`inference_model` and convert it.
 
     - A path (str or ``os.PathLike``) is returned as a str, for the
@@ -78,8 +90,9 @@ def prepare_image(img: ImageInput,
       float (``F``) images are read as arrays; any other mode is converted
       to ``L`` (``1``, ``L``, ``LA``) or ``RGB`` (alpha dropped, palettes
       expanded), and RGB becomes BGR.
-    - A numpy array is BGR(A) as ``cv2``/``mmcv`` read images: (H, W) or
-      (H, W, 1) grey, (H, W, 3) BGR, or (H, W, 4) BGRA (alpha dropped, not
+    - A numpy array is BGR(A) as ``cv2``/``mmcv`` read images, or RGB(A)
+      as PIL gives them with ``channel_order='rgb'``: (H, W) or (H, W, 1)
+      grey, (H, W, 3) colour, or (H, W, 4) with alpha (dropped, not
       blended); uint8 as is, uint16 scaled to 8 bits by ``depth_scaling``
       (see :func:`mmvlsm.datasets.transforms.loading.to_uint8`, the image
       loader's rule), float in [0, 1] multiplied by 255.
@@ -91,6 +104,11 @@ def prepare_image(img: ImageInput,
         grayscale (bool): Return one channel (the config's loader has
             ``color_type='grayscale'``): colour becomes grey as OpenCV
             converts BGR. Defaults to False.
+        channel_order (str): The channel order of colour numpy arrays,
+            ``'bgr'`` (``cv2.imread``, ``mmcv.imread``) or ``'rgb'``
+            (``np.asarray(pil_image)``, ``imageio``, ``skimage``). Paths,
+            PIL images and grey arrays do not depend on it. Defaults to
+            'bgr'.
 
     Returns:
         str | np.ndarray: The path, or a uint8 BGR array of shape
@@ -98,8 +116,10 @@ def prepare_image(img: ImageInput,
 
     Raises:
         TypeError: For another type, e.g. a list of images.
-        ValueError: For an array of another shape, dtype or value range.
+        ValueError: For an array of another shape, dtype or value range,
+            or a ``channel_order`` other than 'bgr' and 'rgb'.
     """
+    check_channel_order(channel_order)
     if isinstance(img, (str, os.PathLike)):
         return os.fspath(img)
     if isinstance(img, (list, tuple)):
@@ -126,6 +146,10 @@ def prepare_image(img: ImageInput,
         name = f'PIL image of mode {img.mode}'
     elif isinstance(img, np.ndarray):
         array, name = img, 'image array'
+        if channel_order == 'rgb' and array.ndim == 3 and array.shape[2] in (
+                3, 4):
+            # RGB(A) to BGR, alpha dropped (a view; copied once below).
+            array = array[..., 2::-1]
     else:
         raise TypeError(
             f'inference_model takes {ACCEPTED}; got {type(img).__name__}')
@@ -400,6 +424,7 @@ def inference_model(
     text: PromptInput,
     batch_size: int = 8,
     *,
+    channel_order: str = 'bgr',
     axis: str = 'axial',
     window=None,
     spacing: Optional[Sequence[float]] = None,
@@ -432,6 +457,12 @@ def inference_model(
             a list of prompts: its mask is then a label map 1..K.
         batch_size (int): How many images (slices) go through the model at
             once. Masks do not depend on it. Defaults to 8.
+        channel_order (str): How colour numpy arrays are ordered:
+            ``'bgr'`` as ``cv2``/``mmcv`` read images (mmseg's convention)
+            or ``'rgb'``, e.g. ``np.asarray(pil_image)``. An RGB array
+            given as BGR is segmented without error but with red and blue
+            swapped. PIL images are RGB whatever this says; paths and grey
+            arrays do not depend on it. Defaults to 'bgr'.
         axis (str): Volumes: ``'axial'``, ``'coronal'`` or ``'sagittal'``,
             found from the direction matrix. Defaults to 'axial'.
         window: Volumes: a CT window name (``'abdomen'``, ``'lung'``,
@@ -461,8 +492,8 @@ def inference_model(
         TypeError: If an image or ``text`` is of a type not accepted.
         ValueError: If an array's shape, dtype or values are not accepted,
             the list is empty, the number of prompts differs from the
-            number of images, a class is unknown, or ``batch_size`` is
-            below 1.
+            number of images, a class is unknown, ``batch_size`` is below
+            1, or ``channel_order`` is neither 'bgr' nor 'rgb'.
         VolumeError: If a volume cannot be read or used.
     """
     single = not isinstance(img, (list, tuple))
@@ -471,6 +502,7 @@ def inference_model(
         raise ValueError('inference_model got an empty list of images')
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f'batch_size must be an int >= 1, got {batch_size!r}')
+    check_channel_order(channel_order)
     texts = _prompts(text, len(imgs), single)
     volumetric = model_dims(model) == 3
     if not volumetric:
@@ -501,7 +533,8 @@ def inference_model(
                         'inference_model takes one prompt for one image, got '
                         f'a {type(prompt).__name__}; a list of prompts per '
                         'input is for volumes (a label map)')
-                images[i] = (prepare_image(one, depth_scaling, grayscale),
+                images[i] = (prepare_image(one, depth_scaling, grayscale,
+                                           channel_order),
                              _check_prompt(model, prompt))
         except (TypeError, ValueError) as err:
             if single:

@@ -9,7 +9,8 @@ from mmengine.runner import save_checkpoint
 from mmseg.structures import SegDataSample
 from PIL import Image
 
-from mmvlsm.apis import inference_model, init_model, load_image
+from mmvlsm.apis import (inference_model, init_model, load_image,
+                         prepare_image)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'quickstart',
@@ -202,3 +203,50 @@ def test_load_image_reads_as_the_pipeline(model, tmp_path):
     (tmp_path / 'text.png').write_text('not an image')
     with pytest.raises(ValueError, match='text.png'):
         load_image(model, tmp_path / 'text.png')
+
+
+def test_channel_order_of_arrays(model):
+    # Red on the left, blue on the right: the order of channels matters.
+    rgb = np.zeros((40, 56, 3), np.uint8)
+    rgb[:, :28, 0] = 255
+    rgb[:, 28:, 2] = 255
+    rgb[10:30, 20:36, 1] = 180
+    pil = Image.fromarray(rgb)
+    reference = inference_model(model, pil, 'red circle')
+    for form in (rgb, np.dstack([rgb, np.full((40, 56), 7,
+                                              np.uint8)]), rgb / 255.):
+        sample = inference_model(
+            model, form, 'red circle', channel_order='rgb')
+        torch.testing.assert_close(sample.seg_logits.data,
+                                   reference.seg_logits.data)
+        torch.testing.assert_close(sample.pred_sem_seg.data,
+                                   reference.pred_sem_seg.data)
+    # The default is BGR, as mmseg's: the RGB array is the swapped image.
+    swapped = Image.fromarray(rgb[..., ::-1].copy())
+    torch.testing.assert_close(
+        _logits(model, rgb),
+        inference_model(model, swapped, 'red circle').seg_logits.data)
+    assert not torch.allclose(_logits(model, rgb), reference.seg_logits.data)
+    # The prepared arrays: BGR in both cases; PIL and grey do not depend on
+    # the order.
+    bgr = rgb[..., ::-1]
+    np.testing.assert_array_equal(prepare_image(rgb, channel_order='rgb'), bgr)
+    np.testing.assert_array_equal(prepare_image(rgb), rgb)
+    np.testing.assert_array_equal(
+        prepare_image(pil, channel_order='rgb'), prepare_image(pil))
+    grey = rgb[..., 1]
+    np.testing.assert_array_equal(
+        prepare_image(grey, channel_order='rgb'), prepare_image(grey))
+    np.testing.assert_array_equal(
+        prepare_image(rgb, grayscale=True, channel_order='rgb'),
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+
+
+@pytest.mark.parametrize('order', ['RGB', 'bgra', None])
+def test_other_channel_orders_are_refused(model, order):
+    with pytest.raises(ValueError, match="channel_order must be one of"):
+        inference_model(
+            model,
+            np.zeros((8, 8, 3), np.uint8),
+            'red circle',
+            channel_order=order)
