@@ -19,7 +19,8 @@ def parse_patch_annotations(
     and an integer label in ``[0, num_classes)``, separated by whitespace.
     Blank lines (e.g. a trailing newline) are skipped. The slide id of a
     patch is ``filename.split(slide_id_sep)[0]``, the filename taken as
-    written in the file.
+    written in the file. A filename may appear once only: a patch listed
+    twice would count twice in patch accuracy and in its slide's vote.
 
     Args:
         path (str): The annotation file (UTF-8; any mmengine backend).
@@ -35,8 +36,9 @@ def parse_patch_annotations(
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the file is not UTF-8 or holds no annotation, or a
-            line is malformed (the message gives the file and line number).
+        ValueError: If the file is not UTF-8 or holds no annotation, a
+            line is malformed (the message gives the file and line number),
+            or a filename appears twice (both line numbers are given).
     """
     if not slide_id_sep:
         raise ValueError('slide_id_sep must be a non-empty string')
@@ -50,6 +52,7 @@ def parse_patch_annotations(
                          f'{err.start} ({err.reason})') from err
     records = []
     slide_labels: Dict[str, Tuple[int, int]] = {}
+    first_lines: Dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -71,6 +74,12 @@ def parse_patch_annotations(
         if not 0 <= label < num_classes:
             raise ValueError(f'{where}: label {label} is outside the '
                              f'{num_classes} classes [0, {num_classes - 1}]')
+        first = first_lines.setdefault(filename, lineno)
+        if first != lineno:
+            raise ValueError(
+                f'{where}: patch {filename!r} is already listed on line '
+                f'{first}; each patch may appear once (a duplicate would '
+                'count twice in accuracy and in its slide\'s vote)')
         slide_id = filename.split(slide_id_sep)[0]
         if check_slide_labels:
             prev_label, prev_lineno = slide_labels.setdefault(
@@ -120,7 +129,8 @@ class SlidePatchDataset(BaseDataset):
 
     Raises:
         ValueError: If no classes are given, or the annotation file is
-            empty or malformed (the message names the file and line).
+            empty or malformed, or lists a patch twice (the message names
+            the file and the lines).
     """
 
     def __init__(self,

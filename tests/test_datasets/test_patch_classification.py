@@ -105,6 +105,18 @@ def test_mixed_slide_labels(tmp_path):
     assert dataset.class_to_slides == {0: ['A'], 1: ['B'], 2: ['A']}
 
 
+@pytest.mark.parametrize('check_slide_labels', [True, False])
+@pytest.mark.parametrize('duplicate', ['A_1.jpg 0', 'A_1.jpg\t0', 'A_1.jpg 1'])
+def test_patch_listed_twice(tmp_path, duplicate, check_slide_labels):
+    # Blank line 3: the line numbers are those of the file.
+    lines = ['A_1.jpg 0', 'B_1.jpg 1', '', 'A_2.jpg 0', duplicate]
+    with pytest.raises(
+            ValueError,
+            match=r"ann\.txt, line 5 .*'A_1\.jpg' is already listed on "
+            r'line 1'):
+        make_dataset(tmp_path, lines, check_slide_labels=check_slide_labels)
+
+
 def test_empty_missing_and_no_classes(tmp_path):
     with pytest.raises(ValueError, match='ann.txt is empty'):
         make_dataset(tmp_path, ['', ' '])
