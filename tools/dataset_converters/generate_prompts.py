@@ -6,7 +6,11 @@ For a dataset laid out as ``DATA_ROOT/{images, masks, anns}`` with records
 record gets ``prompts`` built by :mod:`mmvlsm.datasets.prompt_generation`
 (number, size, location from the mask; colour and shape measured on the
 image; the general descriptions of ``--descriptions``, a JSON list of
-phrases, give p7..p9). Records with an empty mask get ``--empty-prompt``
+phrases, give p7..p9). Masks are read as the datasets read them
+(:class:`mmvlsm.datasets.transforms.LoadBinaryMask`): a binary mask of any
+two values 0 and v (0/1, 0/255, 0/65535) has its nonzero pixels as the
+object, colour and JPEG masks follow that loader's rules, and a label map
+needs ``--mask-labels``. Records with an empty mask get ``--empty-prompt``
 for p1..p6 (BUSI's "No tumor ..." convention) and no p7..p9. The file is
 written whole or not at all; an existing output needs ``--overwrite``.
 
@@ -25,6 +29,7 @@ from typing import List, Optional
 import cv2
 
 from mmvlsm.datasets.prompt_generation import make_prompts, mask_attributes
+from mmvlsm.datasets.transforms import LoadBinaryMask
 from mmvlsm.utils.paths import write_atomic
 
 
@@ -40,6 +45,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--empty-prompt',
         default='',
         help='p1..p6 of records whose mask is empty')
+    parser.add_argument(
+        '--mask-labels',
+        type=int,
+        nargs='+',
+        help='values of the masks that are the object, for masks that are '
+        'label maps (LoadBinaryMask\'s mask_labels)')
     parser.add_argument(
         '--location-width-bug',
         action='store_true',
@@ -67,28 +78,28 @@ def main(argv: Optional[List[str]] = None) -> None:
                 and all(isinstance(d, str) for d in descriptions)):
             sys.exit(f'generate_prompts.py: {args.descriptions} must hold '
                      'a JSON list of strings')
+    load_mask = LoadBinaryMask(mask_labels=args.mask_labels)
     for index, record in enumerate(records):
-        paths = [
-            osp.join(args.data_root, folder, record[key])
-            for folder, key in (('masks', 'mask_name'), ('images',
-                                                         'img_name'))
-        ]
-        mask = cv2.imread(paths[0], cv2.IMREAD_GRAYSCALE)
-        image = cv2.imread(paths[1], cv2.IMREAD_COLOR)
-        for path, array in zip(paths, (mask, image)):
-            if array is None:
-                sys.exit(f'generate_prompts.py: record {index} of '
-                         f'{ann_file}: cannot read {path}')
-        if mask.shape != image.shape[:2]:
-            sys.exit(f'generate_prompts.py: record {index}: mask {paths[0]} '
-                     f'is {mask.shape}, image {image.shape[:2]}')
-        if not (mask > 127).any():
+        where = f'generate_prompts.py: record {index} of {ann_file}'
+        img_path = osp.join(args.data_root, 'images', record['img_name'])
+        image = cv2.imread(img_path, cv2.IMREAD_COLOR)
+        if image is None:
+            sys.exit(f'{where}: cannot read {img_path}')
+        try:
+            mask = load_mask(
+                dict(
+                    seg_map_path=osp.join(args.data_root, 'masks',
+                                          record['mask_name']),
+                    img_path=img_path,
+                    ori_shape=image.shape[:2]))['gt_seg_map'].astype(bool)
+        except (FileNotFoundError, ValueError) as err:
+            sys.exit(f'{where}: {err}')
+        if not mask.any():
             record['prompts'] = dict(
                 p0='', **{f'p{k}': args.empty_prompt
                           for k in range(1, 7)})
             continue
-        attributes = mask_attributes(mask > 127, image,
-                                     args.location_width_bug)
+        attributes = mask_attributes(mask, image, args.location_width_bug)
         record['prompts'] = make_prompts(args.class_name, attributes,
                                          descriptions)
     write_atomic(out, json.dumps(records, indent=1))
