@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmvlsm.datasets.volumes import (VOLUME_EXTENSIONS, dicom_files,
                                      is_dicom_file, output_extension,
                                      strip_volume_extension, volume_extension)
-from .paths import path_inside
+from .paths import check_not_an_input, path_inside
 
 # Extensions that OpenCV decodes; other files in an --img folder are not
 # images (notes, a prompts file) and are left alone.
@@ -347,19 +347,18 @@ def plan_outputs(root: str,
         raise InferInputError(
             f'{len(clashes)} output files are shared: {listed(clashes)}. '
             'Rename the inputs or segment them in separate runs')
-    guarded = {osp.realpath(path): path for path in protected}
-    for output, owner in owners.items():
-        try:
-            path = path_inside(out_dir, output)
-        except ValueError as err:
-            raise InferInputError(str(err)) from err
-        real = osp.realpath(path)
-        if real in guarded:
-            same = osp.abspath(path) == osp.abspath(guarded[real])
-            raise InferInputError(
-                f'refusing to write {owner} to {path}: it would replace ' +
-                ('that input' if same else f'the input {guarded[real]}') +
-                '. Give --out a folder that holds no input')
+    try:
+        paths = {
+            path_inside(out_dir, output): owner
+            for output, owner in owners.items()
+        }
+    except ValueError as err:
+        raise InferInputError(str(err)) from err
+    try:
+        check_not_an_input(paths, protected)
+    except ValueError as err:
+        raise InferInputError(
+            f'{err}. Give --out a folder that holds no input') from err
     for outputs in planned:
         outputs.masks = [osp.join(out_dir, m) for m in outputs.masks]
         outputs.probabilities = [

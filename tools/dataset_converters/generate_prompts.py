@@ -25,7 +25,7 @@ from typing import List, Optional
 import cv2
 
 from mmvlsm.datasets.prompt_generation import make_prompts, mask_attributes
-from mmvlsm.utils.paths import write_atomic
+from mmvlsm.utils.paths import check_not_an_input, write_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,6 +55,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     ann_file = osp.join(args.data_root, 'anns', f'{args.split}.json')
     out = args.out or ann_file
+    try:
+        # The annotation file itself is replaced only by default (no --out).
+        check_not_an_input(out, [args.descriptions], '--out')
+    except ValueError as err:
+        sys.exit(f'generate_prompts.py: {err}')
     if osp.exists(out) and not args.overwrite:
         sys.exit(f'generate_prompts.py: {out} exists; pass --overwrite')
     with open(ann_file, encoding='utf-8') as f:
@@ -70,8 +75,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     for index, record in enumerate(records):
         paths = [
             osp.join(args.data_root, folder, record[key])
-            for folder, key in (('masks', 'mask_name'), ('images',
-                                                         'img_name'))
+            for folder, key in (('masks', 'mask_name'), ('images', 'img_name'))
         ]
         mask = cv2.imread(paths[0], cv2.IMREAD_GRAYSCALE)
         image = cv2.imread(paths[1], cv2.IMREAD_COLOR)
