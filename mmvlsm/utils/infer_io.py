@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmvlsm.datasets.volumes import (VOLUME_EXTENSIONS, dicom_files,
                                      is_dicom_file, output_extension,
                                      strip_volume_extension, volume_extension)
-from .paths import path_inside
+from .paths import check_not_an_input, path_inside
 
 # Extensions that OpenCV decodes; other files in an --img folder are not
 # images (notes, a prompts file) and are left alone.
@@ -48,10 +48,11 @@ def listed(items: Sequence[str]) -> str:
     return f'{shown} and {more} more' if more > 0 else shown
 
 
-def _walk_folder(root: str, out_real: Optional[str], files: Dict[str, None],
+def _walk_folder(root: str, out_real: Optional[str], files: Dict[str, str],
                  ignored: List[str]) -> None:
     """Images, volumes and DICOM folders below ``root`` (sorted, hidden
-    entries and the output folder left out)."""
+    entries and the output folder left out), into ``files`` by real path
+    (links to a file already there are left out)."""
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(
             d for d in dirs if not d.startswith('.')
@@ -64,13 +65,39 @@ def _walk_folder(root: str, out_real: Optional[str], files: Dict[str, None],
             extension = osp.splitext(name)[1].lower()
             if (extension in IMAGE_EXTENSIONS
                     or volume_extension(name) is not None):
-                files[path] = None
+                files.setdefault(osp.realpath(path), path)
             elif is_dicom_file(path):
                 dicom = True  # the folder's series is one input
             elif extension not in VOLUME_DATA_EXTENSIONS:
                 ignored.append(path)
         if dicom:
-            files[folder] = None
+            files.setdefault(osp.realpath(folder), folder)
+
+
+def _glob_without_links(pattern: str) -> List[str]:
+    """``glob.glob(pattern, recursive=True)``, except that ``**`` does not
+    descend into symbolically linked folders (a link to a parent would
+    repeat every file below it, without end)."""
+    parts = pattern.split(os.sep)
+    if '**' not in parts:
+        return glob.glob(pattern)
+    i = parts.index('**')
+    head, tail = os.sep.join(parts[:i]), os.sep.join(parts[i + 1:])
+    bases = glob.glob(head) if glob.has_magic(head) else [head or os.curdir]
+    matches = []
+    for base in (b for b in bases if osp.isdir(b)):
+        # os.walk does not follow links; ``**`` skips hidden entries.
+        for folder, dirs, names in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+            if tail:
+                matches += _glob_without_links(
+                    osp.join(glob.escape(folder), tail))
+            else:
+                matches += [folder] + [
+                    osp.join(folder, name)
+                    for name in names + dirs if not name.startswith('.')
+                ]
+    return matches
 
 
 def collect_images(
@@ -79,7 +106,8 @@ def collect_images(
     """Find the images and volumes that ``--img`` names.
 
     Each spec is a file (taken whatever its extension), a folder or a glob
-    pattern (``**`` matches sub-folders; every file it matches is taken). A
+    pattern (``**`` matches sub-folders, not following symbolic links to
+    folders; every file it matches is taken). A
     folder is searched recursively for files with an image or volume
     extension (:data:`IMAGE_EXTENSIONS`,
     :data:`~mmvlsm.datasets.volumes.VOLUME_EXTENSIONS`) in sorted order,
@@ -96,31 +124,34 @@ def collect_images(
     Returns:
         tuple[str, list[str], list[str]]: The common root (the folder of a
         DIR, the parent of a file or of a DICOM folder; their common folder
-        for several), the inputs (absolute paths, without duplicates) and
-        the files a folder held that are neither images nor volumes.
+        for several), the inputs (absolute paths, one per real file: a link
+        to an input already found is left out) and the files a folder held
+        that are neither images nor volumes.
 
     Raises:
         InferInputError: If a spec names nothing, or no input is found.
     """
     out_real = osp.realpath(out_dir) if out_dir is not None else None
-    files: Dict[str, None] = {}  # ordered and without duplicates
+    # Real path -> path as found: ordered, one entry per real file.
+    files: Dict[str, str] = {}
     roots, ignored = [], []
     for spec in specs:
         if osp.isdir(spec) and dicom_files(spec):
             path = osp.abspath(spec)
-            files[path] = None
+            files.setdefault(osp.realpath(path), path)
             roots.append(osp.dirname(path))
         elif osp.isdir(spec):
             root = osp.abspath(spec)
             roots.append(root)
             _walk_folder(root, out_real, files, ignored)
         elif osp.isfile(spec):
-            files[osp.abspath(spec)] = None
+            files.setdefault(osp.realpath(spec), osp.abspath(spec))
             roots.append(osp.dirname(osp.abspath(spec)))
         elif glob.has_magic(spec):
-            matches = sorted(
-                osp.abspath(path) for path in glob.glob(spec, recursive=True)
-                if osp.isfile(path))
+            matches = sorted({
+                osp.abspath(path)
+                for path in _glob_without_links(spec) if osp.isfile(path)
+            })
             if not matches:
                 raise InferInputError(f'--img {spec!r}: no file matches')
             for path in matches:
@@ -128,8 +159,9 @@ def collect_images(
                         osp.splitext(path)[1].lower() not in IMAGE_EXTENSIONS
                         and is_dicom_file(path)):
                     path = osp.dirname(path)
-                files[path] = None
-                roots.append(osp.dirname(path))
+                if osp.realpath(path) not in files:
+                    files[osp.realpath(path)] = path
+                    roots.append(osp.dirname(path))
         else:
             raise InferInputError(f'--img {spec}: no such file or folder')
     if not files:
@@ -137,7 +169,7 @@ def collect_images(
             f'no image found in {" ".join(specs)} (extensions read: '
             f'{" ".join(sorted(IMAGE_EXTENSIONS))}, volumes '
             f'{" ".join(VOLUME_EXTENSIONS)}, DICOM folders)')
-    return osp.commonpath(roots), list(files), ignored
+    return osp.commonpath(roots), list(files.values()), ignored
 
 
 def relative_names(root: str, files: Sequence[str]) -> List[str]:
@@ -170,9 +202,10 @@ def read_prompts_file(
         input.
 
     Raises:
-        InferInputError: If the file cannot be read, lacks a column, has an
-            empty value, repeats a prompt of an input, or leaves an input
-            without a prompt.
+        InferInputError: If the file cannot be read, lacks a column, has a
+            row with more or fewer fields than its header (an unquoted
+            comma), has an empty value, repeats a prompt of an input, or
+            leaves an input without a prompt.
     """
     index = {osp.realpath(path): i for i, path in enumerate(files)}
     prompts: List[List[str]] = [[] for _ in files]
@@ -191,9 +224,17 @@ def read_prompts_file(
             for row in reader:
                 if not any(cell.strip() for cell in row):
                     continue
-                cells = row + [''] * (len(header) - len(row))
-                image = cells[image_col].strip()
-                prompt = cells[prompt_col].strip()
+                if len(row) != len(header):
+                    # e.g. a prompt with an unquoted comma, which would
+                    # lose what follows it.
+                    raise InferInputError(
+                        f'prompts file {csv_file}, line {reader.line_num}: '
+                        f'{len(row)} fields where the header has '
+                        f'{len(header)} ({",".join(header)}): {row}. Quote '
+                        'a value that holds a comma: img.png,"a red, round '
+                        'circle"')
+                image = row[image_col].strip()
+                prompt = row[prompt_col].strip()
                 if not image or not prompt:
                     raise InferInputError(
                         f'prompts file {csv_file}, line {reader.line_num}: '
@@ -347,19 +388,18 @@ def plan_outputs(root: str,
         raise InferInputError(
             f'{len(clashes)} output files are shared: {listed(clashes)}. '
             'Rename the inputs or segment them in separate runs')
-    guarded = {osp.realpath(path): path for path in protected}
-    for output, owner in owners.items():
-        try:
-            path = path_inside(out_dir, output)
-        except ValueError as err:
-            raise InferInputError(str(err)) from err
-        real = osp.realpath(path)
-        if real in guarded:
-            same = osp.abspath(path) == osp.abspath(guarded[real])
-            raise InferInputError(
-                f'refusing to write {owner} to {path}: it would replace ' +
-                ('that input' if same else f'the input {guarded[real]}') +
-                '. Give --out a folder that holds no input')
+    try:
+        paths = {
+            path_inside(out_dir, output): owner
+            for output, owner in owners.items()
+        }
+    except ValueError as err:
+        raise InferInputError(str(err)) from err
+    try:
+        check_not_an_input(paths, protected)
+    except ValueError as err:
+        raise InferInputError(
+            f'{err}. Give --out a folder that holds no input') from err
     for outputs in planned:
         outputs.masks = [osp.join(out_dir, m) for m in outputs.masks]
         outputs.probabilities = [

@@ -16,7 +16,8 @@ import os.path as osp
 import posixpath
 import uuid
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Sequence, Tuple, Union
+from typing import (Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import cv2
 import mmcv
@@ -76,6 +77,46 @@ def path_inside(root: str, relative: str) -> str:
         raise ValueError(f'refusing to write {path}: it resolves outside the '
                          f'output folder {root}')
     return path
+
+
+def check_not_an_input(out: Union[str, Mapping[str, str]],
+                       inputs: Iterable[Optional[str]],
+                       what: str = 'the output') -> None:
+    """Refuse to write a file or folder that is one of a tool's inputs.
+
+    Paths are compared by what they lead to (device and inode, as
+    :func:`os.path.samefile`), so ``./a.pth``, a symbolic link and a hard
+    link to an input are that input. A path that does not exist yet is no
+    input.
+
+    Args:
+        out (str | Mapping[str, str]): The file or folder to write, or
+            several, each mapped to what it is (``{path: 'the mask of
+            a.png'}``).
+        inputs (Iterable[str | None]): The files and folders the tool reads;
+            None (an option not given) is skipped.
+        what (str): What ``out`` is, when it is one path. Defaults to
+            'the output'.
+
+    Raises:
+        ValueError: Naming the output and the input it would replace.
+    """
+    identities = {}
+    for path in inputs:
+        if path is not None and osp.exists(path):
+            stat = os.stat(path)
+            identities.setdefault((stat.st_dev, stat.st_ino), path)
+    outputs = {out: what} if isinstance(out, str) else out
+    for path, description in outputs.items():
+        try:
+            stat = os.stat(path)
+        except OSError:  # not there yet (or a dangling link): no input
+            continue
+        given = identities.get((stat.st_dev, stat.st_ino))
+        if given is not None:
+            which = 'that input' if path == given else f'the input {given}'
+            raise ValueError(f'refusing to write {description} to {path}: '
+                             f'it would replace {which}')
 
 
 def output_keys(sample: Mapping) -> Dict[str, str]:

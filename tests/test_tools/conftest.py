@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -39,6 +40,30 @@ def run_tool(args, timeout=600, cwd=REPO, env=None, expect_fail=False):
         pytest.fail(f'{" ".join(map(str, args))} exited with '
                     f'{proc.returncode}:\n{proc.stdout[-6000:]}')
     return proc.stdout
+
+
+def load_tool(path):
+    """A tool (``tools/...py``, relative to the repository) as a module, to
+    call its functions or ``main(argv)`` in this process."""
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(path))[0], osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def refuses_to_replace_input(main, argv, input_file, capsys):
+    """Run a tool's ``main(argv)`` that must exit, without a traceback, on
+    an output that is ``input_file``; return its error message."""
+    before = input_file.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(arg) for arg in argv])
+    assert exit_info.value.code not in (0, None)
+    message = capsys.readouterr().err + (
+        exit_info.value.code if isinstance(exit_info.value.code, str) else '')
+    assert 'refusing to write' in message and 'would replace' in message
+    assert input_file.read_bytes() == before
+    return message
 
 
 def free_port() -> int:

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from mmvlsm.testing import TINY_VIT_FILES, save_tiny_openai_clip_vit
-from .conftest import REPO, evaluate_checkpoint, free_port, run_tool
+from .conftest import (REPO, evaluate_checkpoint, free_port, load_tool,
+                       refuses_to_replace_input, run_tool)
 
 TINY_CONFIG = osp.join(REPO, 'configs', 'cite',
                        'cite-tiny-minilm_1xb24-150it_toy-patches-32x32.py')
@@ -273,3 +274,19 @@ def test_tiny_encoder_families_train_and_test(family, toy_patches, tiny_vits,
     # Chance is 33%; soft voting over a slide's patches beats patches.
     assert metrics['accuracy'] > 50, metrics
     assert metrics['slide_accuracy'] > 50, metrics
+
+
+def test_cached_text_embeddings_never_replace_an_input(tmp_path, capsys):
+    config = tmp_path / 'cite.py'
+    config.write_text(f'_base_ = [{TINY_CONFIG!r}]\n')
+    embeddings = tmp_path / 'texts.pth'
+    embeddings.write_bytes(b'embeddings')
+    os.symlink(embeddings, tmp_path / 'link.pth')
+    main = load_tool('tools/misc/cache_text_embeddings.py').main
+    message = refuses_to_replace_input(main, [config, config], config, capsys)
+    assert f'OUT to {config}: it would replace that input' in message
+    message = refuses_to_replace_input(main, [
+        config, tmp_path / 'link.pth', '--cfg-options',
+        f'model.head.text_embeddings_file={embeddings}'
+    ], embeddings, capsys)
+    assert f'link.pth: it would replace the input {embeddings}' in message

@@ -11,8 +11,9 @@ from mmengine.registry import init_default_scope
 
 from mmvlsm.models.utils import mmvlsm_to_cris
 from mmvlsm.registry import MODELS
-from .conftest import (REPO, evaluate_checkpoint, free_port, run_tool,
-                       tiny_run_options, train_config)
+from .conftest import (REPO, evaluate_checkpoint, free_port, load_tool,
+                       refuses_to_replace_input, run_tool, tiny_run_options,
+                       train_config)
 
 TINY_CONFIG = f'{REPO}/configs/cris/cris-tiny_1xb16-40it_toy-shapes-128x128.py'
 CONVERTER = 'tools/model_converters/cris2mmvlsm.py'
@@ -109,3 +110,16 @@ def test_converter_names_missing_keys_and_writes_nothing(tmp_path):
                    expect_fail=True)
     assert 'neck.aggr.1.running_var' in log
     assert not dst.exists()
+
+
+def test_converter_never_writes_over_its_input(tmp_path, capsys):
+    main = load_tool(CONVERTER).main
+    src = tmp_path / 'cris.pth'
+    src.write_bytes(b'official weights')
+    os.symlink(src, tmp_path / 'link.pth')
+    message = refuses_to_replace_input(main, [src, src], src, capsys)
+    assert (f'refusing to write the converted checkpoint (DST) to {src}: it '
+            'would replace that input') in message
+    for dst in (f'{tmp_path}/./cris.pth', tmp_path / 'link.pth'):
+        message = refuses_to_replace_input(main, [src, dst], src, capsys)
+        assert f'(DST) to {dst}: it would replace the input {src}' in message

@@ -3,6 +3,7 @@ import csv
 import filecmp
 import importlib.util
 import json
+import os
 import os.path as osp
 
 import cv2
@@ -15,7 +16,7 @@ from mmvlsm.datasets import load_volume_annotations
 from mmvlsm.datasets.transforms import (LoadVolumeAnnotations,
                                         LoadVolumeFromFile)
 from mmvlsm.datasets.volumes import read_volume
-from .conftest import REPO
+from .conftest import REPO, refuses_to_replace_input
 
 SCRIPT = osp.join(REPO, 'tools', 'dataset_converters', 'ct_multiorgan.py')
 spec = importlib.util.spec_from_file_location('ct_multiorgan', SCRIPT)
@@ -368,3 +369,16 @@ def test_errors(multiorgan, tmp_path):
     image.write_bytes(image.read_bytes()[:-100])
     with pytest.raises(SystemExit, match='PANCREAS_0003.nii: it is truncated'):
         converter.main(args + ['--data-root', str(bad), '--no-crop'])
+
+
+def test_never_writes_into_its_input_folder(tmp_path, capsys):
+    raw = tmp_path / 'OrganSegmentations'
+    raw.mkdir()
+    (raw / 'volume-0.nii.gz').write_bytes(b'scan')
+    os.symlink(raw, tmp_path / 'out')
+    message = refuses_to_replace_input(converter.main, [
+        '--dataset', 'ctorg', '--data-root', raw, '--out-dir', tmp_path / 'out'
+    ], raw / 'volume-0.nii.gz', capsys)
+    assert (f'refusing to write the output folder to {tmp_path}/out: it '
+            f'would replace the input {raw}') in message
+    assert not (raw / 'anns').exists()

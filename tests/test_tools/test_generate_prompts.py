@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mmvlsm.datasets.prompt_generation import CELLS
-from .conftest import REPO, run_tool
+from .conftest import REPO, load_tool, refuses_to_replace_input, run_tool
 
 TOOL = 'tools/dataset_converters/generate_prompts.py'
 spec = importlib.util.spec_from_file_location('generate_prompts',
@@ -105,3 +105,14 @@ def test_masks_are_read_as_the_datasets_read_them(tmp_path):
     cv2.imwrite(str(tmp_path / 'labels' / 'masks' / 'map.png'), binary[:40])
     with pytest.raises(SystemExit, match=r'map\.png is 40x64 .*its image'):
         _prompts(tmp_path / 'labels', '--overwrite')
+
+
+def test_out_is_never_an_input(toy_root, tmp_path, capsys):
+    descriptions = tmp_path / 'descriptions.json'
+    descriptions.write_text(json.dumps(['a toy']))
+    message = refuses_to_replace_input(
+        load_tool(TOOL).main, [
+            '--data-root', toy_root, '--class-name', 'shape', '--descriptions',
+            descriptions, '--out', descriptions, '--overwrite'
+        ], descriptions, capsys)
+    assert f'--out to {descriptions}: it would replace that input' in message

@@ -205,3 +205,15 @@ def test_missing_raw_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match='Download folder'):
         common.convert(medvlsm.SPECS['dfu'](), str(tmp_path / 'nope'),
                        str(tmp_path))
+
+
+def test_never_writes_into_the_download(tmp_path, capsys):
+    raw = tmp_path / 'Kvasir-SEG'
+    (raw / 'images').mkdir(parents=True)
+    (raw / 'images' / 'a.jpg').write_bytes(b'image')
+    assert medvlsm.main(
+        ['kvasir_polyp', f'{raw}/.', '--data-root',
+         str(raw), '--overwrite']) == 2
+    assert (f'ERROR: refusing to write --data-root to {raw}: it would '
+            f'replace the input {raw}/.') in capsys.readouterr().err
+    assert (raw / 'images' / 'a.jpg').read_bytes() == b'image'

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO, run_tool
+from .conftest import REPO, refuses_to_replace_input, run_tool
 
 SCRIPT = osp.join(REPO, 'tools', 'dataset_converters', 'patchgastric.py')
 spec = importlib.util.spec_from_file_location('patchgastric', SCRIPT)
@@ -154,3 +154,24 @@ def test_errors(tmp_path):
             str(tmp_path / 'dup.csv'), '--data-root',
             str(root)
         ])
+
+
+def test_never_writes_over_its_inputs(tmp_path, capsys):
+    root = make_data(tmp_path / 'data')
+    patches = root / 'patches_captions'
+    message = refuses_to_replace_input(
+        patchgastric.main, ['--data-root', root, '--out-dir', patches],
+        root / 'captions.csv', capsys)
+    assert (f'the output folder to {patches}: it would replace that '
+            'input') in message
+    # A split file named as the captions file.
+    out = tmp_path / 'out'
+    out.mkdir()
+    captions = out / 'val_0.8.txt'
+    captions.write_bytes((root / 'captions.csv').read_bytes())
+    message = refuses_to_replace_input(
+        patchgastric.main,
+        ['--captions', captions, '--patches', patches, '--out-dir', out],
+        captions, capsys)
+    assert f'val_0.8.txt to {captions}: it would replace that input' \
+        in message

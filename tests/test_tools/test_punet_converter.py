@@ -3,6 +3,7 @@
 (tests/data/punet_upstream_72365e1, see its README)."""
 import io
 import lzma
+import os
 import os.path as osp
 import sys
 from typing import Dict, Tuple
@@ -18,7 +19,7 @@ from mmvlsm.models.utils.punet_checkpoint import (PUNET_STUDENT_PREFIX,
                                                   drop_depth_axis,
                                                   punet_to_mmvlsm)
 from mmvlsm.registry import MODELS
-from .conftest import REPO, run_tool
+from .conftest import REPO, load_tool, refuses_to_replace_input, run_tool
 
 FIXTURES = osp.join(REPO, 'tests', 'data', 'punet_upstream_72365e1')
 CONVERTER = 'tools/model_converters/punet2mmvlsm.py'
@@ -261,13 +262,16 @@ def test_other_checkpoints_are_refused_by_name(tmp_path):
     assert not dst.exists()
 
 
-def test_src_is_never_overwritten(tmp_path):
+def test_src_is_never_overwritten(tmp_path, capsys):
     src = tmp_path / 'network.pth'
     torch.save(upstream_state_dict('2d')[0], src)
-    before = src.read_bytes()
-    log = convert(src, tmp_path / '.' / 'network.pth', expect_fail=True)
-    assert 'DST is SRC' in log
-    assert src.read_bytes() == before
+    os.symlink(src, tmp_path / 'link.pth')
+    main = load_tool(CONVERTER).main
+    for dst in (f'{tmp_path}/./network.pth', tmp_path / 'link.pth'):
+        message = refuses_to_replace_input(main,
+                                           [src, dst, '--config', TINY_CONFIG],
+                                           src, capsys)
+        assert f'(DST) to {dst}: it would replace the input {src}' in message
 
 
 # Each fixture case as mmvlsm's PUNet: window and (3D) patch depth.

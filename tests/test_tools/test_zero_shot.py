@@ -4,6 +4,7 @@ CLIPSeg saved by transformers as "pretrained" weights."""
 import csv
 import importlib.util
 import json
+import os
 import os.path as osp
 import shutil
 import sys
@@ -256,3 +257,47 @@ def test_what_cannot_be_scored_is_refused(toy_root, tmp_path, monkeypatch):
             match=f'not found: {data}/images/test_0003.png'):
         _run_in_process(monkeypatch, *command, *options)
     assert not work_dir.exists()
+
+
+def test_a_replaced_checkpoint_invalidates_finished_cells(tmp_path):
+    """Same path, same size, same modification time, other weights."""
+    from mmengine.config import Config
+    spec = importlib.util.spec_from_file_location('zero_shot',
+                                                  osp.join(REPO, ZERO_SHOT))
+    zero_shot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zero_shot)
+    dataset = zero_shot.ScoredDataset(
+        'toy',
+        'toy.py',
+        Config(dict(model=dict(type='CLIPSeg'))),
+        members=[dict(type='MedVLSMDataset', ann_file='anns/test.json')])
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'old weights')
+    old = zero_shot.fingerprint(
+        dataset, 'p1', zero_shot.checkpoint_fingerprint(str(checkpoint)))
+    stat = checkpoint.stat()
+    checkpoint.write_bytes(b'new weights')
+    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    new_weights = zero_shot.checkpoint_fingerprint(str(checkpoint))
+    assert new_weights['checkpoint'] == old['checkpoint'] == str(checkpoint)
+    new = zero_shot.fingerprint(dataset, 'p1', new_weights)
+    cell = zero_shot.Cell(dataset, 'p1', str(tmp_path / 'cell'), new)
+    with pytest.raises(
+            ValueError,
+            match=r'1 finished cell\(s\) in the work dir were computed with '
+            r'another model, checkpoint or dataset config \(saved -> now\):'
+            # Each value's repr cut at 60 characters.
+            rf"\n  toy/p1: checkpoint_sha256: '{old['checkpoint_sha256'][:59]} "
+            rf"-> '{new['checkpoint_sha256'][:59]}\n"):
+        zero_shot.check_fingerprints([cell], {0: dict(fingerprint=old)})
+    # The same weights again (here: the old bytes back) are reused.
+    checkpoint.write_bytes(b'old weights')
+    zero_shot.check_fingerprints([
+        zero_shot.Cell(
+            dataset, 'p1', cell.folder,
+            zero_shot.fingerprint(
+                dataset, 'p1', zero_shot.checkpoint_fingerprint(
+                    str(checkpoint))))
+    ], {0: dict(fingerprint=old)})
+    assert zero_shot.checkpoint_fingerprint(None) == dict(
+        checkpoint=None, checkpoint_sha256=None)

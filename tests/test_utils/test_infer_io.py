@@ -42,6 +42,26 @@ def test_collect_images_from_folders_files_and_globs(tmp_path):
     assert root == str(imgs / 'sub') and files == [str(imgs / 'sub/c.tif')]
 
 
+def test_collect_images_takes_each_real_file_once(tmp_path):
+    _touch(tmp_path, 'imgs/a.png', 'imgs/sub/b.png', 'imgs/.hidden/h.png')
+    imgs = tmp_path / 'imgs'
+    # A link to a parent folder, which ``**`` would follow until the path
+    # is too long, and a second name of a file.
+    os.symlink(imgs, imgs / 'sub' / 'loop')
+    os.symlink(imgs / 'a.png', imgs / 'sub' / 'a_link.png')
+    expected = [str(imgs / 'a.png'), str(imgs / 'sub' / 'b.png')]
+    for spec in (str(imgs / '**' / '*.png'), str(imgs / '**'), str(imgs)):
+        root, files, _ = collect_images([spec])
+        assert root == str(imgs) and files == expected, spec
+    _, files, _ = collect_images([str(imgs / 'sub' / '..' / '**' / 'b.png')])
+    assert files == expected[1:]
+    # A file named twice, through a link and a glob, is one input.
+    _, files, _ = collect_images(
+        [str(imgs / 'sub' / 'a_link.png'),
+         str(imgs / '*.png')])
+    assert files == [str(imgs / 'sub' / 'a_link.png')]
+
+
 def test_collect_images_finds_volumes_and_dicom_folders(tmp_path):
     _touch(tmp_path, 'scans/a.nii.gz', 'scans/b.mhd', 'scans/b.raw',
            'scans/c.nrrd', 'scans/x.png', 'scans/notes.txt')
@@ -100,14 +120,25 @@ def test_read_prompts_file(tmp_path):
     assert unmatched == ['c.png']
 
 
-@pytest.mark.parametrize('content, message', [
-    ('name,prompt\na.png,x\n', r"columns image,prompt.*\['name', 'prompt'\]"),
-    ('', 'columns image,prompt'),
-    ('image,prompt\na.png,\n', 'line 2: empty image or prompt'),
-    ('image,prompt\na.png,x\n./a.png,x\nb.png,y\n',
-     "lines 2 and 3 both give .*a.png the prompt 'x'"),
-    ('image,prompt\na.png,x\n', '1 of the 2 images have no prompt.*b.png'),
-])
+@pytest.mark.parametrize(
+    'content, message',
+    [
+        ('name,prompt\na.png,x\n',
+         r"columns image,prompt.*\['name', 'prompt'\]"),
+        ('', 'columns image,prompt'),
+        ('image,prompt\na.png,\n', 'line 2: empty image or prompt'),
+        ('image,prompt\na.png,x\n./a.png,x\nb.png,y\n',
+         "lines 2 and 3 both give .*a.png the prompt 'x'"),
+        ('image,prompt\na.png,x\n', '1 of the 2 images have no prompt.*b.png'),
+        # An unquoted comma would cut the prompt to 'a red'.
+        ('image,prompt\na.png,x\nb.png,a red, round circle\n',
+         r'prompts file .*prompts.csv, line 3: 3 fields where the header '
+         r'has 2 '
+         r"\(image,prompt\): \['b.png', 'a red', ' round circle'\]. Quote a "
+         'value that holds a comma'),
+        ('image,prompt,note\na.png,x,\nb.png,y\n',
+         'line 3: 2 fields where the header has 3'),
+    ])
 def test_read_prompts_file_errors(tmp_path, content, message):
     _touch(tmp_path, 'a.png', 'b.png')
     csv_file = tmp_path / 'prompts.csv'

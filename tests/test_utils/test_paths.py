@@ -61,3 +61,38 @@ def test_output_names_do_not_depend_on_order():
     assert names[str(samples[-1])] == '_outside/abs/a.png'
     reordered = samples[::-1]
     assert dict(zip(map(str, reordered), output_names(reordered))) == names
+
+
+def test_check_not_an_input(tmp_path):
+    from mmvlsm.utils.paths import check_not_an_input
+    src = tmp_path / 'a.pth'
+    src.write_bytes(b'weights')
+    (tmp_path / 'data').mkdir()
+    os.symlink(src, tmp_path / 'link.pth')
+    os.link(src, tmp_path / 'hard.pth')
+    inputs = [None, str(src), str(tmp_path / 'data')]
+    with pytest.raises(
+            ValueError,
+            match=f'refusing to write DST to {src}: it would replace that '
+            'input$'):
+        check_not_an_input(str(src), inputs, 'DST')
+    # Another name of the same file or folder names both paths.
+    for other in (f'{tmp_path}/./a.pth', tmp_path / 'link.pth',
+                  tmp_path / 'hard.pth', tmp_path / 'data' / '..' / 'data'):
+        with pytest.raises(
+                ValueError,
+                match=f'to {other}: it would replace the input '
+                f'{tmp_path}/(a.pth|data)$'):
+            check_not_an_input(str(other), inputs, 'DST')
+    # Several outputs, each with what it is.
+    with pytest.raises(ValueError, match='write the mask of x to .*link.pth'):
+        check_not_an_input(
+            {
+                str(tmp_path / 'new.png'): 'the mask of y',
+                str(tmp_path / 'link.pth'): 'the mask of x'
+            }, inputs)
+    # Outputs that do not exist yet, or are other files, are no input.
+    (tmp_path / 'copy.pth').write_bytes(b'weights')
+    check_not_an_input(str(tmp_path / 'copy.pth'), inputs)
+    check_not_an_input(str(tmp_path / 'new.pth'), inputs)
+    check_not_an_input(str(tmp_path / 'new.pth'), [str(tmp_path / 'no')])

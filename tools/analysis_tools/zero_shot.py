@@ -19,7 +19,8 @@ Outputs, all under ``--work-dir``:
 
 - ``cells/<dataset>/<prompt type>/per_image.csv``: one row per image;
 - ``cells/<dataset>/<prompt type>/metrics.json``: the cell's metrics and the
-  fingerprint (model config, checkpoint, dataset configs) that made them;
+  fingerprint (model config, checkpoint path and SHA-256, dataset configs)
+  that made them;
 - ``cells/<dataset>/<prompt type>/masks/`` with ``--save-masks``;
 - ``zero_shot_summary.md`` and ``zero_shot_summary.csv``: Dice and IoU
   (mean and standard deviation over images, %) of every cell of this run;
@@ -72,6 +73,7 @@ from mmvlsm.apis import init_model
 from mmvlsm.datasets import MedVLSMDataset, load_medvlsm_annotations
 from mmvlsm.evaluation import DiceIoUMetric, dice_iou
 from mmvlsm.models import TextPromptedSegmentor
+from mmvlsm.models.utils.model_fingerprint import content_hash
 from mmvlsm.registry import DATASETS, MODELS
 from mmvlsm.utils.launch import add_cfg_options_args, int_at_least, load_config
 from mmvlsm.utils.paths import path_inside, write_atomic
@@ -338,13 +340,35 @@ def as_json(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=repr))
 
 
+def checkpoint_fingerprint(checkpoint: Optional[str]) -> dict:
+    """The ``--checkpoint`` file's path and the SHA-256 of its content.
+
+    The whole file is hashed (about a second per GB, less than loading it
+    takes): a checkpoint replaced at the same path, even with the same size
+    and a copied modification time, changes the hash.
+
+    Returns:
+        dict: ``checkpoint`` (absolute path) and ``checkpoint_sha256``, both
+        None without a checkpoint.
+    """
+    if not checkpoint:
+        return dict(checkpoint=None, checkpoint_sha256=None)
+    return dict(
+        checkpoint=osp.abspath(checkpoint),
+        checkpoint_sha256=content_hash(checkpoint))
+
+
 def fingerprint(dataset: ScoredDataset, prompt_type: str,
-                checkpoint: Optional[str]) -> dict:
-    """What a cell's numbers depend on: model, weights and data configs."""
+                weights: dict) -> dict:
+    """What a cell's numbers depend on: model, weights and data configs.
+
+    Args:
+        weights (dict): What :func:`checkpoint_fingerprint` returns.
+    """
     return as_json(
         dict(
             model=dataset.cfg.model,
-            checkpoint=osp.abspath(checkpoint) if checkpoint else None,
+            **weights,
             data=cell_members(dataset, prompt_type)))
 
 
@@ -593,6 +617,7 @@ def summary_markdown(rows: Sequence[dict], configs: Sequence[str],
 def make_cells(datasets: Sequence[ScoredDataset],
                args: argparse.Namespace) -> List[Cell]:
     """Every (dataset, prompt type) to score, with its folder."""
+    weights = checkpoint_fingerprint(args.checkpoint)
     cells = [
         Cell(
             dataset, prompt_type,
@@ -600,8 +625,7 @@ def make_cells(datasets: Sequence[ScoredDataset],
                 args.work_dir,
                 osp.join(CELLS_DIR, safe_name(dataset.name),
                          safe_name(prompt_type))),
-            fingerprint(dataset, prompt_type, args.checkpoint))
-        for dataset in datasets
+            fingerprint(dataset, prompt_type, weights)) for dataset in datasets
         for prompt_type in prompt_types_of(dataset, args.prompt_types)
     ]
     if len({cell.folder for cell in cells}) < len(cells):

@@ -142,7 +142,7 @@ from mmvlsm.datasets.volumes import (
     IntensityWindow,
     read_volume,  # noqa: E402
     write_volume)
-from mmvlsm.utils.paths import write_atomic  # noqa: E402
+from mmvlsm.utils.paths import check_not_an_input, write_atomic  # noqa: E402
 
 # [-1000, 1000] HU -> 0..255.
 HU_WINDOW = IntensityWindow(level=0.0, width=2000.0)
@@ -700,6 +700,11 @@ def main(argv=None) -> None:
     if min(args.spacing) <= 0 or min(args.size) < 1 or args.workers < 1:
         raise SystemExit('error: --spacing, --size and --workers must be '
                          'positive')
+    try:
+        check_not_an_input(out_dir, [args.data_root, args.cropping_csv],
+                           'the output folder')
+    except ValueError as err:
+        raise SystemExit(f'error: {err}')
     existing = [
         osp.join(out_dir, 'anns', f'{split}.json') for split in SPLITS
         if osp.exists(osp.join(out_dir, 'anns', f'{split}.json'))

@@ -30,7 +30,7 @@ import cv2
 
 from mmvlsm.datasets.prompt_generation import make_prompts, mask_attributes
 from mmvlsm.datasets.transforms import LoadBinaryMask
-from mmvlsm.utils.paths import write_atomic
+from mmvlsm.utils.paths import check_not_an_input, write_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -66,6 +66,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     ann_file = osp.join(args.data_root, 'anns', f'{args.split}.json')
     out = args.out or ann_file
+    try:
+        # The annotation file itself is replaced only by default (no --out).
+        check_not_an_input(out, [args.descriptions], '--out')
+    except ValueError as err:
+        sys.exit(f'generate_prompts.py: {err}')
     if osp.exists(out) and not args.overwrite:
         sys.exit(f'generate_prompts.py: {out} exists; pass --overwrite')
     with open(ann_file, encoding='utf-8') as f:

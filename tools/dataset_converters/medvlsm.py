@@ -22,6 +22,8 @@ from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
+from mmvlsm.utils.paths import check_not_an_input  # noqa: E402
+
 import medvlsm_common  # noqa: E402
 from medvlsm_camus import CamusConverter  # noqa: E402
 from medvlsm_chexlocalize import ChexlocalizeConverter  # noqa: E402
@@ -266,8 +268,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     data_root = args.data_root or osp.join(REPO, 'data', args.dataset)
     if args.no_prompt_check and args.dataset != 'camus':
-        print('ERROR: --no-prompt-check applies to camus only',
-              file=sys.stderr)
+        print(
+            'ERROR: --no-prompt-check applies to camus only', file=sys.stderr)
+        return 2
+    try:
+        check_not_an_input(data_root, [args.raw_dir], '--data-root')
+    except ValueError as err:
+        print(f'ERROR: {err}', file=sys.stderr)
         return 2
     options = dict(check_prompts=not args.no_prompt_check) if (
         args.dataset == 'camus') else {}

@@ -43,7 +43,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mmvlsm.utils.paths import write_atomic  # noqa: E402
+from mmvlsm.utils.paths import check_not_an_input, write_atomic  # noqa: E402
 
 SUBTYPE_CLS = OrderedDict([
     ('Well differentiated tubular adenocarcinoma', 0),
@@ -224,6 +224,11 @@ def main(argv=None) -> None:
     try:
         files = build_split(captions, patches, args.val_ratio, args.seed,
                             args.shots)
+        outputs = {osp.join(out_dir, name): name for name in files}
+        check_not_an_input({
+            out_dir: 'the output folder',
+            **outputs
+        }, [captions, patches])
     except (OSError, ValueError) as err:
         raise SystemExit(f'error: {err}')
     existing = [name for name in files if osp.exists(osp.join(out_dir, name))]

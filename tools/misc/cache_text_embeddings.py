@@ -17,16 +17,17 @@ there, for a machine without the text model or the cache::
 """
 import argparse
 import io
+from typing import List, Optional
 
 import torch
 
 # Importing mmvlsm also installs the mmcv-lite fallbacks.
 from mmvlsm.models.text_encoders import cache_file, cached_text_embeddings
 from mmvlsm.utils.launch import add_cfg_options_args, load_config
-from mmvlsm.utils.paths import write_atomic
+from mmvlsm.utils.paths import check_not_an_input, write_atomic
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compute (and cache) the class-name embeddings of a "
         "config's TextEmbeddingHead")
@@ -34,11 +35,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'out', nargs='?', help='also save the embeddings to this .pth file')
     add_cfg_options_args(parser)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options,
                       args.cfg_options_allow_new)
     head = cfg.model.get('head') or {}
@@ -48,6 +49,13 @@ def main() -> None:
     if not head.get('text_encoder') or not head.get('texts'):
         raise ValueError(f'the head of {args.config} needs texts and a '
                          'text_encoder to embed them')
+    if args.out:
+        try:
+            check_not_an_input(
+                args.out,
+                [args.config, head.get('text_embeddings_file')], 'OUT')
+        except ValueError as err:
+            raise SystemExit(f'cache_text_embeddings.py: error: {err}')
     template = head.get('template', '{}')
     use_cache = head.get('cache', True)
     embeddings = cached_text_embeddings(head['texts'], head['text_encoder'],

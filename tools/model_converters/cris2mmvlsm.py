@@ -14,6 +14,7 @@ mmengine checkpoint for ``load_from`` or ``tools/test.py``.
 """
 import argparse
 import os.path as osp
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config
@@ -27,13 +28,14 @@ from mmvlsm.registry import MODELS
 from mmvlsm.utils import load_from_local
 from mmvlsm.utils.checkpoint import save_converted_checkpoint
 from mmvlsm.utils.launch import add_cfg_options_args
+from mmvlsm.utils.paths import check_not_an_input
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
     '_base_', 'models', 'cris_r50.py')
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert an official CRIS checkpoint to mmvlsm')
     parser.add_argument('src', help='official CRIS checkpoint')
@@ -44,7 +46,13 @@ def parse_args() -> argparse.Namespace:
         help='config whose `model` the checkpoint must fill exactly '
         '(default: CLIP RN50 CRIS; use an RN101 config for RN101)')
     add_cfg_options_args(parser)
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        check_not_an_input(args.dst, [args.src, args.config],
+                           'the converted checkpoint (DST)')
+    except ValueError as err:
+        parser.error(str(err))
+    return args
 
 
 def official_state_dict(checkpoint: object, path: str) -> dict:
@@ -59,8 +67,8 @@ def official_state_dict(checkpoint: object, path: str) -> dict:
                      '"state_dict": is it a CRIS checkpoint?')
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
     cfg = Config.fromfile(args.config)

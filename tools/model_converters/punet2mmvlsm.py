@@ -21,7 +21,7 @@ training starts. DST is an mmengine checkpoint for ``load_from`` or
 """
 import argparse
 import os.path as osp
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -37,6 +37,7 @@ from mmvlsm.registry import MODELS
 from mmvlsm.utils import load_from_local
 from mmvlsm.utils.checkpoint import save_converted_checkpoint
 from mmvlsm.utils.launch import add_cfg_options_args
+from mmvlsm.utils.paths import check_not_an_input
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -45,7 +46,7 @@ DEFAULT_CONFIG = osp.join(
 PUNET_ARCHITECTURE = 'wip'
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert an upstream PUNet checkpoint to mmvlsm')
     parser.add_argument('src', help='upstream PUNet checkpoint (.ckpt)')
@@ -56,7 +57,13 @@ def parse_args() -> argparse.Namespace:
         help='config whose `model` the checkpoint must fill exactly '
         '(default: the 2D PUNet)')
     add_cfg_options_args(parser)
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        check_not_an_input(args.dst, [args.src, args.config],
+                           'the converted checkpoint (DST)')
+    except ValueError as err:
+        parser.error(str(err))
+    return args
 
 
 def read_checkpoint(checkpoint: object, path: str) -> Tuple[dict, dict]:
@@ -116,13 +123,10 @@ def convert(state_dict: dict, model: torch.nn.Module,
     return converted, notes
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
-    if osp.realpath(args.src) == osp.realpath(args.dst):
-        raise ValueError(f'DST is SRC ({args.src}): the converter never '
-                         'writes over its input')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
